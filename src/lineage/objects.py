@@ -1,0 +1,172 @@
+"""Content-addressed storage: every artifact's bytes stored once under their blake3 hash.
+
+Bytes are streamed into a private staging file in ``objects/tmp/`` while they are hashed,
+fsynced, then published with ``link()`` (which never replaces an existing object, so two
+processes storing the same bytes both succeed with one object). Objects are read-only and
+appear in an experiment folder as hard links, or copies where the file system cannot link.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import shutil
+import tempfile
+from pathlib import Path
+from typing import IO, Any
+
+from . import layout
+from ._fs import fsync_dir
+
+ALGORITHM = "blake3"
+CHUNK = 1024 * 1024
+
+
+def _hasher() -> Any:
+    from blake3 import blake3
+
+    return blake3(max_threads=blake3.AUTO)
+
+
+def hash_ref(hexdigest: str) -> str:
+    """The hash as recorded in a manifest: ``blake3:<hex>``."""
+    return f"{ALGORITHM}:{hexdigest}"
+
+
+def split_ref(ref: str) -> tuple[str, str]:
+    algorithm, _, hexdigest = ref.partition(":")
+    return algorithm, hexdigest
+
+
+class StagedObject:
+    """A blob being written: a file-like sink that hashes what passes through it.
+
+    Use it as ``with StagedObject(root) as out: out.write(...)``; on a clean exit the bytes
+    are fsynced and ``digest``/``size`` are set; on an error the staging file is removed.
+    ``publish()`` then moves it into ``objects/``.
+    """
+
+    def __init__(self, root: Path) -> None:
+        staging = layout.staging(root)
+        staging.mkdir(parents=True, exist_ok=True)
+        fd, name = tempfile.mkstemp(prefix="obj-", dir=staging)
+        self.path = Path(name)
+        self._file: IO[bytes] = os.fdopen(fd, "wb")
+        self._hash = _hasher()
+        self.root = root
+        self.size = 0
+        self.digest = ""
+
+    # The file-like surface joblib, pickle and shutil need.
+    def write(self, data: Any) -> int:
+        view = memoryview(data)
+        if view.ndim != 1 or view.format != "B":
+            view = view.cast("B")
+        self._file.write(view)
+        self._hash.update(view)
+        self.size += view.nbytes
+        return view.nbytes
+
+    def flush(self) -> None:
+        self._file.flush()
+
+    def tell(self) -> int:
+        return self.size
+
+    def writable(self) -> bool:
+        return True
+
+    def seekable(self) -> bool:
+        return False
+
+    def __enter__(self) -> StagedObject:
+        return self
+
+    def __exit__(self, exc_type: object, exc: object, tb: object) -> None:
+        if exc_type is None:
+            self.close()
+        else:
+            self.discard()
+
+    def close(self) -> None:
+        if self._file.closed:
+            return
+        self._file.flush()
+        os.fsync(self._file.fileno())
+        self._file.close()
+        self.digest = self._hash.hexdigest()
+
+    def discard(self) -> None:
+        self._file.close()
+        with contextlib.suppress(OSError):
+            self.path.unlink()
+
+    def publish(self) -> str:
+        """Move the staged bytes to ``objects/ab/cd…`` (or drop them when already there)."""
+        self.close()
+        target = layout.object_path(self.root, self.digest)
+        if target.exists():
+            self.discard()
+            return self.digest
+        target.parent.mkdir(parents=True, exist_ok=True)
+        os.chmod(self.path, 0o444)
+        try:
+            os.link(self.path, target)
+        except FileExistsError:
+            pass  # another process published the same bytes first
+        except OSError:
+            os.replace(self.path, target)  # no hard links here: a rename is still atomic
+        else:
+            fsync_dir(target.parent)
+        with contextlib.suppress(OSError):
+            self.path.unlink()
+        return self.digest
+
+
+def store_file(root: Path, source: Path, progress: Any = None) -> tuple[str, int]:
+    """Store a file's bytes; returns (hex digest, size)."""
+    with StagedObject(root) as out, open(source, "rb") as f:
+        while chunk := f.read(CHUNK):
+            out.write(chunk)
+            if progress is not None:
+                progress(len(chunk))
+    return out.publish(), out.size
+
+
+def store_bytes(root: Path, data: bytes) -> tuple[str, int]:
+    with StagedObject(root) as out:
+        out.write(data)
+    return out.publish(), out.size
+
+
+def link_into(root: Path, digest: str, dest: Path) -> None:
+    """Make ``dest`` show the object's bytes: a hard link, or a read-only copy."""
+    source = layout.object_path(root, digest)
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    with contextlib.suppress(FileNotFoundError):
+        dest.unlink()
+    try:
+        os.link(source, dest)
+    except OSError:
+        shutil.copyfile(source, dest)
+        os.chmod(dest, 0o444)
+        with open(dest, "rb") as f:
+            os.fsync(f.fileno())
+    fsync_dir(dest.parent)
+
+
+def hash_file(path: Path, progress: Any = None) -> str:
+    """blake3 hex digest of a file, read in chunks."""
+    h = _hasher()
+    with open(path, "rb") as f:
+        while chunk := f.read(CHUNK):
+            h.update(chunk)
+            if progress is not None:
+                progress(len(chunk))
+    return str(h.hexdigest())
+
+
+def hash_bytes(data: bytes) -> str:
+    h = _hasher()
+    h.update(data)
+    return str(h.hexdigest())

@@ -1,0 +1,194 @@
+"""``Experiment.register()``: check everything, stage every artifact, then commit.
+
+Order matters for the invariants in docs/design.md: nothing is written while input is being
+checked; artifacts are durable in ``objects/`` and linked before ``experiment.json`` says
+``registered`` and lists them; a process killed anywhere in between leaves a record that
+still says ``running`` (shown as crashed), never a registered one with missing files.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from . import artifacts as arts
+from . import layout, provenance, releasenotes, results, validation
+from .errors import ArtifactError
+
+if TYPE_CHECKING:
+    from .experiment import Experiment
+
+
+def register(
+    exp: Experiment,
+    *,
+    model: Any,
+    data: Any,
+    exploration: str | os.PathLike[str] | None,
+    releasenotes: str | os.PathLike[str] | None,
+    results: Any,
+    extra: dict[str, Any] | None,
+) -> None:
+    # 1. Check input; nothing is written yet.
+    tags = validation.mapping(exp.tags, "tags")
+    exploration_file = (
+        arts.check_readable_file(exploration, "exploration") if exploration is not None else None
+    )
+    notes_file = (
+        arts.check_readable_file(releasenotes, "releasenotes")
+        if isinstance(releasenotes, os.PathLike)
+        else None
+    )
+    if releasenotes is not None and notes_file is None and not isinstance(releasenotes, str):
+        raise ArtifactError(
+            f"releasenotes must be Markdown text or a path, not {type(releasenotes).__name__}"
+        )
+    extra_items = _check_extra(extra or {})
+    parsed = _results_summary(results)
+
+    # 2. Stage every artifact in private files; a failure discards them all.
+    root = exp._registry.path
+    staged: list[arts.Pending] = []
+    try:
+        if model is not None:
+            staged.append(
+                arts.stage_object(root, "model", model, layout.ARTIFACTS["model"], "joblib")
+            )
+        if data is not None:
+            from .serializers import describe_data
+
+            exp._data_summary = describe_data(data)
+            staged.append(arts.stage_object(root, "data", data, layout.ARTIFACTS["data"], "joblib"))
+        if exploration_file is not None:
+            path = arts.exploration_path(exploration_file)
+            staged.append(arts.stage_file(root, "exploration", exploration_file, path))
+        if results is not None:
+            staged.append(
+                arts.stage_object(root, "results", results, layout.ARTIFACTS["results"], "pickle")
+            )
+            if parsed is not None:
+                staged.append(
+                    arts.stage_bytes(
+                        root, "results-json", _json_bytes(parsed), layout.RESULTS_JSON,
+                        serializer="json",
+                    )
+                )
+        for name, value in extra_items:
+            target = layout.extra_artifact(name)
+            if isinstance(value, (str, os.PathLike)):
+                staged.append(arts.stage_file(root, "artifact", Path(value), target))
+            else:
+                staged.append(arts.stage_object(root, "artifact", value, target, "pickle"))
+
+        exp._flush()
+        snapshot_provenance = _provenance(exp, root, staged)
+        record_fields = _final_fields(exp, tags, parsed, snapshot_provenance)
+
+        if releasenotes is not None:
+            text = _release_text(exp, releasenotes, notes_file, record_fields)
+            staged.append(
+                arts.stage_bytes(
+                    root, "releasenotes", text.encode("utf-8"), layout.ARTIFACTS["releasenotes"],
+                    serializer="text",
+                )
+            )
+    except BaseException:
+        arts.discard(staged)
+        raise
+
+    # 3. Commit: publish and link blobs, then the record that lists them.
+    entries = arts.commit(root, exp._path, staged)
+    if layout.artifact(exp._path, layout.METRICS).exists():
+        entries.append(arts.manifest_entry_for_file("metrics", exp._path, layout.METRICS))
+    record_fields["artifacts"] = entries
+    record_fields["step_metrics"] = {k: dict(v) for k, v in exp._step_summary.items()}
+    exp._finish("registered", **record_fields)
+
+
+def _check_extra(extra: dict[str, Any]) -> list[tuple[str, Any]]:
+    if not isinstance(extra, dict):
+        raise ArtifactError(f"artifacts must be a dict of name -> path or object, not {extra!r}")
+    items = []
+    for name, value in extra.items():
+        validation.name(name, "artifact name")
+        if "/" in name or "\\" in name or name in (".", "..") or name.startswith("."):
+            raise ArtifactError(
+                f"artifact name {name!r} must be a plain file name (no slashes, not hidden)"
+            )
+        if isinstance(value, (str, os.PathLike)):
+            arts.check_readable_file(value, f"artifact {name!r}")
+        items.append((name, value))
+    return items
+
+
+def _results_summary(obj: Any) -> dict[str, Any] | None:
+    if obj is None:
+        return None
+    return results.parse_results(obj)
+
+
+def _json_bytes(obj: Any) -> bytes:
+    from ._fs import dumps
+
+    return dumps(obj)
+
+
+def _provenance(exp: Experiment, root: Path, staged: list[arts.Pending]) -> dict[str, Any]:
+    """Provenance for the record; stages the script copy and uncommitted git diff."""
+    warnings: list[str] = []
+    info: dict[str, Any] = dict(provenance.static_info())
+    info["packages"] = provenance.packages()
+    script, source, script_warnings = provenance.script_info()
+    warnings += script_warnings
+    if script is not None and source is not None:
+        target = layout.script_copy(script["name"])
+        staged.append(arts.stage_bytes(root, "script", source, target, serializer="text"))
+        script = {**script, "artifact": target}
+    info["script"] = script
+    info["cwd"] = os.getcwd()
+    git, diff, git_warnings = exp._git.result(timeout=15.0)
+    warnings += git_warnings
+    if git is not None and diff:
+        staged.append(arts.stage_bytes(root, "git-diff", diff, layout.GIT_DIFF, serializer="text"))
+        git = {**git, "diff_artifact": layout.GIT_DIFF}
+    info["git"] = git
+    exp._record["warnings"].extend(w for w in warnings if w not in exp._record["warnings"])
+    return info
+
+
+def _final_fields(
+    exp: Experiment,
+    tags: dict[str, Any],
+    parsed: dict[str, Any] | None,
+    info: dict[str, Any],
+) -> dict[str, Any]:
+    metrics: dict[str, float] = {}
+    if parsed is not None:
+        metrics.update(results.flat_metrics(parsed))
+    metrics.update({k: v["last"] for k, v in exp._step_summary.items()})
+    metrics.update(exp._record["metrics"])
+    return {
+        "tags": tags,
+        "metrics": metrics,
+        "provenance": info,
+        "data": exp._data_summary,
+        "results": parsed,
+    }
+
+
+def _release_text(
+    exp: Experiment,
+    notes: str | os.PathLike[str],
+    notes_file: Path | None,
+    fields: dict[str, Any],
+) -> str:
+    if notes_file is not None:
+        try:
+            return notes_file.read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError) as exc:
+            raise ArtifactError(f"releasenotes file {str(notes)!r} could not be read: {exc}")
+    if isinstance(notes, releasenotes.Draft) and notes.experiment_id == exp.id:
+        record = {**exp.record, **fields}
+        return releasenotes.render(record, exp._previous())
+    return str(notes)

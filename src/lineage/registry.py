@@ -1,0 +1,323 @@
+"""The registry on disk: finding it, allocating numbers, reading and writing sets and experiments.
+
+This is the only module that writes inside ``.lineage/`` (through ``objects`` for blobs).
+Numbers are claimed with ``mkdir`` (which fails when the folder exists), so concurrent
+processes never share one; every JSON file is replaced atomically.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Iterator
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+from . import _fs, env, layout
+from .errors import (
+    CorruptRecordError,
+    ExperimentNotFoundError,
+    FormatVersionError,
+    RegistryError,
+    SetNotFoundError,
+)
+
+REQUIRED_KEYS = ("format", "id", "set", "number", "name", "status", "artifacts")
+STALE_HEARTBEAT = 600.0  # seconds without a heartbeat before a remote run is called crashed
+_HOST = os.uname().nodename
+
+
+def now() -> str:
+    """Current UTC time as ISO 8601 with microseconds."""
+    return datetime.now(timezone.utc).isoformat()
+
+
+def new_id() -> str:
+    """A random (version 4) UUID, the stable identity of a set or an experiment."""
+    import uuid
+
+    return str(uuid.uuid4())
+
+
+def _as_registry(path: Path) -> Path:
+    """``path`` itself when it is a registry folder, else ``path/.lineage``."""
+    if path.name == layout.DIRNAME or layout.marker(path).exists():
+        return path
+    return path / layout.DIRNAME
+
+
+def find_root(root: str | os.PathLike[str] | None = None) -> Path:
+    """Where the registry is: ``root``, else ``LINEAGE_ROOT``, else the nearest ``.lineage``
+    walking up from the working directory (as git finds ``.git``), else ``./.lineage``.
+
+    ``root`` may name the ``.lineage`` folder itself or the folder that holds it.
+    """
+    given = root if root is not None else env.root()
+    if given is not None:
+        return _as_registry(Path(given).expanduser().absolute())
+    cwd = Path.cwd()
+    for folder in (cwd, *cwd.parents):
+        candidate = folder / layout.DIRNAME
+        if candidate.is_dir():
+            return candidate
+    return cwd / layout.DIRNAME
+
+
+class Registry:
+    """One ``.lineage`` folder."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._next_number: dict[int, int] = {}
+
+    @classmethod
+    def open(cls, root: str | os.PathLike[str] | None = None, *, create: bool = False) -> Registry:
+        """The registry at ``root`` (see :func:`find_root`); created when ``create`` is set.
+
+        Raises:
+            RegistryError: there is no registry and ``create`` is false.
+            FormatVersionError: the registry was written by another format version.
+        """
+        registry = cls(find_root(root))
+        if create:
+            registry.ensure()
+        elif not registry.path.is_dir():
+            raise RegistryError(
+                f"no lineage registry at {registry.path}; run an experiment first, "
+                "or pass root= / set LINEAGE_ROOT to where your .lineage folder is"
+            )
+        else:
+            registry.check_format()
+        return registry
+
+    # -- the registry itself ---------------------------------------------------------------
+
+    def ensure(self) -> None:
+        """Create the folder and its ``lineage.json`` when missing; check the format."""
+        marker = layout.marker(self.path)
+        if marker.exists():
+            self.check_format()
+            return
+        self.path.mkdir(parents=True, exist_ok=True)
+        with _fs.locked(layout.lock(self.path)):
+            if not marker.exists():
+                _fs.atomic_write_json(marker, {"format": layout.FORMAT, "created": now()})
+
+    def check_format(self) -> None:
+        marker = layout.marker(self.path)
+        try:
+            found = _fs.read_json(marker).get("format")
+        except FileNotFoundError:
+            return  # a folder made by hand or by an older tool: treated as format 1
+        except (ValueError, AttributeError) as exc:
+            raise CorruptRecordError(marker, f"not valid JSON ({exc})") from None
+        if found != layout.FORMAT:
+            raise FormatVersionError(
+                f"{marker} says format {found!r}; this lineage reads format {layout.FORMAT}. "
+                "Upgrade lineage (pip install -U lineage-ml) to read it"
+            )
+
+    # -- sets --------------------------------------------------------------------------------
+
+    def set_numbers(self) -> list[int]:
+        """Numbers of the sets whose ``set.json`` exists, ascending."""
+        numbers = []
+        try:
+            entries = os.scandir(self.path)
+        except FileNotFoundError:
+            return []
+        with entries:
+            for entry in entries:
+                n = layout.set_number(entry.name)
+                if n is not None and os.path.exists(layout.set_json(Path(entry.path))):
+                    numbers.append(n)
+        return sorted(numbers)
+
+    def read_set(self, number: int) -> dict[str, Any]:
+        path = layout.set_json(layout.set_dir(self.path, number))
+        try:
+            record = _fs.read_json(path)
+        except FileNotFoundError:
+            raise SetNotFoundError(f"no experiment set {number} in {self.path}") from None
+        except ValueError as exc:
+            raise CorruptRecordError(path, f"not valid JSON ({exc})") from None
+        if not isinstance(record, dict) or record.get("number") != number:
+            raise CorruptRecordError(path, "not a set record written by lineage")
+        return record
+
+    def sets(self) -> list[dict[str, Any]]:
+        return [self.read_set(n) for n in self.set_numbers()]
+
+    def find_set(self, ref: int | str) -> dict[str, Any]:
+        """A set by number (``1``, ``"1"``) or name (the newest set of that name).
+
+        Raises:
+            SetNotFoundError: listing the sets that exist.
+        """
+        numbers = self.set_numbers()
+        if isinstance(ref, int) or (isinstance(ref, str) and ref.isdigit()):
+            if int(ref) in numbers:
+                return self.read_set(int(ref))
+        elif isinstance(ref, str):
+            if ref == "latest" and numbers:
+                return self.read_set(numbers[-1])
+            for n in reversed(numbers):
+                record = self.read_set(n)
+                if record.get("name") == ref:
+                    return record
+        known = ", ".join(f"{s['number']} ({s.get('name')!r})" for s in self.sets()) or "none yet"
+        raise SetNotFoundError(
+            f"no experiment set {ref!r} in {self.path}; sets: {known}. "
+            "Pass new_set=True to start a new one"
+        )
+
+    def create_set(self, name: str, description: str = "") -> dict[str, Any]:
+        """Claim the next set number and write its ``set.json``."""
+        self.ensure()
+        numbers = self.set_numbers()
+        number = (numbers[-1] if numbers else 0) + 1
+        while True:
+            folder = layout.set_dir(self.path, number)
+            try:
+                folder.mkdir()
+                break
+            except FileExistsError:
+                number += 1
+        record = {
+            "format": layout.FORMAT,
+            "id": new_id(),
+            "number": number,
+            "name": name,
+            "description": description,
+            "created": now(),
+        }
+        _fs.atomic_write_json(layout.set_json(folder), record)
+        _fs.fsync_dir(self.path)
+        return record
+
+    def newest_or_first_set(self, name: str, description: str = "") -> dict[str, Any]:
+        """The newest set; set 1 is created when there is none (once, across processes)."""
+        numbers = self.set_numbers()
+        if numbers:
+            return self.read_set(numbers[-1])
+        self.ensure()
+        with _fs.locked(layout.lock(self.path)):
+            numbers = self.set_numbers()
+            if numbers:
+                return self.read_set(numbers[-1])
+            return self.create_set(name, description)
+
+    # -- experiments --------------------------------------------------------------------------
+
+    def experiment_path(self, set_number: int, number: int) -> Path:
+        return layout.experiment_dir(layout.set_dir(self.path, set_number), number)
+
+    def experiment_numbers(self, set_number: int) -> list[int]:
+        """Numbers of the experiment folders of a set, ascending (records may be missing)."""
+        folder = layout.set_dir(self.path, set_number)
+        numbers = []
+        try:
+            entries = os.scandir(folder)
+        except FileNotFoundError:
+            return []
+        with entries:
+            for entry in entries:
+                n = layout.experiment_number(entry.name)
+                if n is not None:
+                    numbers.append(n)
+        return sorted(numbers)
+
+    def allocate_experiment(self, set_number: int) -> tuple[int, Path]:
+        """Claim the next experiment number of a set with an exclusive ``mkdir``."""
+        number = self._next_number.get(set_number)
+        if number is None:
+            existing = self.experiment_numbers(set_number)
+            number = (existing[-1] if existing else 0) + 1
+        while True:
+            folder = self.experiment_path(set_number, number)
+            try:
+                folder.mkdir()
+            except FileExistsError:
+                number += 1
+                continue
+            except FileNotFoundError:
+                raise SetNotFoundError(f"experiment set {set_number} vanished from {self.path}")
+            self._next_number[set_number] = number + 1
+            return number, folder
+
+    def write_record(self, record: dict[str, Any], *, durable: bool = True) -> None:
+        path = self.experiment_path(record["set"]["number"], record["number"])
+        _fs.atomic_write_json(layout.experiment_json(path), record, durable=durable)
+
+    def read_record(self, set_number: int, number: int) -> dict[str, Any]:
+        """One ``experiment.json``, checked for the keys every record has.
+
+        Raises:
+            ExperimentNotFoundError: no such experiment (or its folder has no record yet).
+            CorruptRecordError: the file is not a record lineage wrote.
+        """
+        path = layout.experiment_json(self.experiment_path(set_number, number))
+        try:
+            record = _fs.read_json(path)
+        except FileNotFoundError:
+            raise ExperimentNotFoundError(
+                f"no experiment {number} in set {set_number} of {self.path}"
+            ) from None
+        except (ValueError, UnicodeDecodeError) as exc:
+            raise CorruptRecordError(path, f"not valid JSON ({exc})") from None
+        if not isinstance(record, dict):
+            raise CorruptRecordError(path, "not a JSON object")
+        missing = [k for k in REQUIRED_KEYS if k not in record]
+        if missing:
+            raise CorruptRecordError(path, f"missing keys {', '.join(missing)}")
+        if record["number"] != number or record["set"].get("number") != set_number:
+            raise CorruptRecordError(path, "its set or number does not match its folder")
+        return record
+
+    def iter_records(
+        self, set_number: int, problems: list[CorruptRecordError] | None = None
+    ) -> Iterator[dict[str, Any]]:
+        """Every readable record of a set, ascending; corrupt ones go to ``problems``."""
+        for n in self.experiment_numbers(set_number):
+            try:
+                yield self.read_record(set_number, n)
+            except ExperimentNotFoundError:
+                continue  # a number claimed a moment ago, its record not written yet
+            except CorruptRecordError as exc:
+                if problems is not None:
+                    problems.append(exc)
+
+    def find_experiment(self, set_number: int, ref: int | str) -> dict[str, Any]:
+        """An experiment of a set by number, name (the newest of that name) or ``latest``."""
+        if isinstance(ref, int) or (isinstance(ref, str) and ref.isdigit()):
+            return self.read_record(set_number, int(ref))
+        records = list(self.iter_records(set_number))
+        if ref == "latest" and records:
+            return records[-1]
+        for record in reversed(records):
+            if record["name"] == ref:
+                return record
+        raise ExperimentNotFoundError(
+            f"no experiment {ref!r} in set {set_number}; it has "
+            f"{len(records)} experiments (numbers, names or 'latest' address them)"
+        )
+
+    def effective_status(self, record: dict[str, Any]) -> str:
+        """``crashed`` for a record still ``running`` whose process is gone, else its status.
+
+        On the same host the running process holds a kernel lock that dies with it; for a
+        run on another host, a heartbeat older than STALE_HEARTBEAT means crashed.
+        """
+        status = str(record.get("status"))
+        if status != "running":
+            return status
+        path = self.experiment_path(record["set"]["number"], record["number"])
+        lock = layout.running_lock(path)
+        if record.get("process", {}).get("host") == _HOST:
+            return "running" if _fs.is_locked(lock) else "crashed"
+        try:
+            age = time.time() - lock.stat().st_mtime
+        except FileNotFoundError:
+            return "crashed"
+        return "running" if age < max(STALE_HEARTBEAT, 10 * env.flush_interval()) else "crashed"
