@@ -45,9 +45,25 @@ def atomic_write(path: Path, data: bytes, *, durable: bool = True, mode: int = 0
         fsync_dir(path.parent)
 
 
+_encode = json.JSONEncoder(ensure_ascii=False, allow_nan=False, separators=(", ", ": ")).encode
+
+
 def dumps(obj: Any) -> bytes:
-    """JSON as lineage writes it: UTF-8, indented, no NaN (rejected, never silently changed)."""
-    return (json.dumps(obj, indent=2, ensure_ascii=False, allow_nan=False) + "\n").encode()
+    """JSON as lineage writes it: UTF-8, no NaN (rejected, never silently changed).
+
+    The first two levels are indented, one key a line, so a person can read and diff the
+    file; deeper values stay on one line, which keeps json's fast C encoder in use.
+    """
+    if not isinstance(obj, dict):
+        return (_encode(obj) + "\n").encode()
+    lines = []
+    for key, value in obj.items():
+        if isinstance(value, dict) and value:
+            inner = ",\n".join(f"    {_encode(k)}: {_encode(v)}" for k, v in value.items())
+            lines.append(f"  {_encode(key)}: {{\n{inner}\n  }}")
+        else:
+            lines.append(f"  {_encode(key)}: {_encode(value)}")
+    return ("{\n" + ",\n".join(lines) + "\n}\n").encode()
 
 
 def atomic_write_json(path: Path, obj: Any, *, durable: bool = True) -> None:

@@ -120,7 +120,7 @@ class Experiment:
             "artifacts": [],
         }
         self.tags: dict[str, Any] = {}
-        registry.write_record(self._record)
+        registry.write_record(self._record, durable=False)
         _flusher.add(self)
 
     # -- what it is ------------------------------------------------------------------------
@@ -349,12 +349,16 @@ class Experiment:
                 return record
         return None
 
-    def _flush(self, *, heartbeat: bool = False) -> None:
-        """Write buffered step metrics (and, when changed, the running record)."""
+    def _flush(self, *, heartbeat: bool = False, record: bool = True) -> None:
+        """Write buffered step metrics and, when changed, the running record.
+
+        The running record is written atomically but not fsynced: it is not a commit point,
+        and a power loss can at worst lose a record that never said ``registered``.
+        """
         with self._lock:
             if self._steps:
                 self._write_steps()
-            if self._dirty and self._record["status"] == "running":
+            if record and self._dirty and self._record["status"] == "running":
                 self._dirty = False
                 self._registry.write_record(self._record, durable=False)
         if heartbeat and self._running_fd is not None:

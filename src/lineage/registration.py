@@ -81,7 +81,7 @@ def register(
             else:
                 staged.append(arts.stage_object(root, "artifact", value, target, "pickle"))
 
-        exp._flush()
+        exp._flush(record=False)
         snapshot_provenance = _provenance(exp, root, staged)
         record_fields = _final_fields(exp, tags, parsed, snapshot_provenance)
 
