@@ -818,3 +818,22 @@ def test_numbers_written_as_text_are_read_exactly_in_sql():
         node = parse(query)
         assert sql_ids(conn, node) == py_ids(records, node) == expected
     conn.close()
+
+
+def test_numeric_hint_keeps_the_semantics_for_columns_of_numbers():
+    """Metrics are always numbers, so the index compiles them to plain, indexable SQL."""
+    numeric_records = [
+        r for r in RECORDS
+        if all(isinstance(v, (int, float)) for v in (r.get("metrics") or {}).values())
+    ]
+    conn = make_db(numeric_records)
+    try:
+        for query in EQUIVALENCE_QUERIES:
+            node = parse(query)
+            where, params = to_sql(node, column, numeric=lambda f: f.kind == "metrics")
+            rows = conn.execute(f"SELECT e.id FROM experiments e WHERE {where}", params)
+            assert {row[0] for row in rows} == py_ids(numeric_records, node), query
+    finally:
+        conn.close()
+    where, _ = to_sql(parse("metrics.f1 > 0.5"), column, numeric=lambda f: f.kind == "metrics")
+    assert "CASE" not in where and "REGEXP" not in where

@@ -896,6 +896,15 @@ def _bindable(number: int | float | bool) -> int | float:
     return number
 
 
+def _numeric_compare_sql(column: str, op: str, literal: Value, params: list[Any]) -> str:
+    """``_compare_sql`` for a column known to hold only numbers or NULL: plain, indexable SQL."""
+    number = _number(literal) if isinstance(literal, str) else _bindable(literal)
+    if number is None:  # text that is no number: unequal to every number
+        return f"({column} IS NOT NULL)" if op == "!=" else "0"
+    params.append(_bindable(number))
+    return f"({column} IS NOT NULL AND {column} {_SQL_OPS[op]} ?)"  # NULL never reaches NOT
+
+
 def _compare_sql(column: str, op: str, literal: Value, params: list[Any]) -> str:
     c = column
     if op in ("~", "!~"):
@@ -970,9 +979,17 @@ def _join(operator: str, parts: list[str]) -> str:
     return parts[0]
 
 
-def _sql(node: Node, column: Callable[[Field], str], params: list[Any]) -> str:
+def _sql(
+    node: Node,
+    column: Callable[[Field], str],
+    params: list[Any],
+    numeric: Callable[[Field], bool],
+) -> str:
     if isinstance(node, Compare):
-        return _compare_sql(column(_resolve(node.field, node.value)), node.op, node.value, params)
+        field = _resolve(node.field, node.value)
+        if node.op not in ("~", "!~") and numeric(field):
+            return _numeric_compare_sql(column(field), node.op, node.value, params)
+        return _compare_sql(column(field), node.op, node.value, params)
     if isinstance(node, In):
         groups: dict[Field, list[Value]] = {}  # `set` splits into its number and its name
         for value in node.values:
@@ -981,15 +998,19 @@ def _sql(node: Node, column: Callable[[Field], str], params: list[Any]) -> str:
     if isinstance(node, Exists):
         return f"({column(node.field)} IS {'NOT ' if node.present else ''}NULL)"
     if isinstance(node, And):
-        return _join("AND", [_sql(item, column, params) for item in node.items])
+        return _join("AND", [_sql(item, column, params, numeric) for item in node.items])
     if isinstance(node, Or):
-        return _join("OR", [_sql(item, column, params) for item in node.items])
+        return _join("OR", [_sql(item, column, params, numeric) for item in node.items])
     if isinstance(node, Not):
-        return f"(NOT {_sql(node.item, column, params)})"
+        return f"(NOT {_sql(node.item, column, params, numeric)})"
     raise TypeError(f"not a query node: {node!r}")
 
 
-def to_sql(node: Node, column: Callable[[Field], str]) -> tuple[str, list[Any]]:
+def to_sql(
+    node: Node,
+    column: Callable[[Field], str],
+    numeric: Callable[[Field], bool] | None = None,
+) -> tuple[str, list[Any]]:
     """An SQLite WHERE fragment (``?`` placeholders) and its parameters, same semantics as matches.
 
     ``column(field)`` returns an SQL expression for the field's value in the current row, typed
@@ -998,6 +1019,9 @@ def to_sql(node: Node, column: Callable[[Field], str]) -> tuple[str, list[Any]]:
     also called with :data:`SET_NAME` when ``set`` is compared with a string. Put keys into the
     SQL with :func:`sql_quote`. The connection needs ``REGEXP`` bound to :func:`sqlite_regexp`
     (even without ``~``: it also reads numbers written as text, exactly as Python does).
+
+    ``numeric(field)`` may say that a field's column holds only numbers or NULL (metrics
+    always do): its comparisons then compile to plain ``col > ?`` that SQLite can index.
     """
     params: list[Any] = []
-    return _sql(node, column, params), params
+    return _sql(node, column, params, numeric or (lambda field: False)), params
