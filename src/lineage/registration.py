@@ -50,6 +50,7 @@ def register(
     # 2. Stage every artifact in private files; a failure discards them all.
     root = exp._registry.path
     staged: list[arts.Pending] = []
+    data_summary: dict[str, Any] | None = None  # kept on exp only once registered
     try:
         if model is not None:
             staged.append(
@@ -58,7 +59,7 @@ def register(
         if data is not None:
             from .serializers import describe_data
 
-            exp._data_summary = describe_data(data)
+            data_summary = describe_data(data)
             staged.append(arts.stage_object(root, "data", data, layout.ARTIFACTS["data"], "joblib"))
         if exploration_file is not None:
             path = arts.exploration_path(exploration_file)
@@ -83,7 +84,7 @@ def register(
 
         exp._flush(record=False)
         snapshot_provenance = _provenance(exp, root, staged)
-        record_fields = _final_fields(exp, tags, parsed, snapshot_provenance)
+        record_fields = _final_fields(exp, tags, parsed, snapshot_provenance, data_summary)
 
         if releasenotes is not None:
             text = _release_text(exp, releasenotes, notes_file, record_fields)
@@ -97,12 +98,18 @@ def register(
         arts.discard(staged)
         raise
 
-    # 3. Commit: publish and link blobs, then the record that lists them.
-    entries = arts.commit(root, exp._path, staged)
+    # 3. Commit: publish and link blobs, then the record that lists them. A failure here
+    # (disk full, a file in the way) leaves the record running and no staged file behind.
+    try:
+        entries = arts.commit(root, exp._path, staged)
+    except BaseException:
+        arts.discard(staged)
+        raise
     if layout.artifact(exp._path, layout.METRICS).exists():
         entries.append(arts.manifest_entry_for_file("metrics", exp._path, layout.METRICS))
     record_fields["artifacts"] = entries
     record_fields["step_metrics"] = {k: dict(v) for k, v in exp._step_summary.items()}
+    exp._data_summary = data_summary
     exp._finish("registered", **record_fields)
 
 
@@ -162,6 +169,7 @@ def _final_fields(
     tags: dict[str, Any],
     parsed: dict[str, Any] | None,
     info: dict[str, Any],
+    data_summary: dict[str, Any] | None,
 ) -> dict[str, Any]:
     metrics: dict[str, float] = {}
     if parsed is not None:
@@ -172,7 +180,7 @@ def _final_fields(
         "tags": tags,
         "metrics": metrics,
         "provenance": info,
-        "data": exp._data_summary,
+        "data": data_summary,
         "results": parsed,
     }
 
@@ -187,7 +195,9 @@ def _release_text(
         try:
             return notes_file.read_text(encoding="utf-8")
         except (OSError, UnicodeDecodeError) as exc:
-            raise ArtifactError(f"releasenotes file {str(notes)!r} could not be read: {exc}")
+            raise ArtifactError(
+                f"releasenotes file {str(notes)!r} could not be read: {exc}"
+            ) from exc
     if isinstance(notes, releasenotes.Draft) and notes.experiment_id == exp.id:
         record = {**exp.record, **fields}
         return releasenotes.render(record, exp._previous())

@@ -47,6 +47,14 @@ def _as_registry(path: Path) -> Path:
     return path / layout.DIRNAME
 
 
+def _listing(records: list[dict[str, Any]], limit: int = 20) -> str:
+    """``1 ('name'), 2 ('other'), …`` for an error message; the newest when there are many."""
+    if not records:
+        return "none yet"
+    shown = ", ".join(f"{r['number']} ({r.get('name')!r})" for r in records[-limit:])
+    return shown if len(records) <= limit else f"{len(records)} in all, the newest {shown}"
+
+
 def find_root(root: str | os.PathLike[str] | None = None) -> Path:
     """Where the registry is: ``root``, else ``LINEAGE_ROOT``, else the nearest ``.lineage``
     walking up from the working directory (as git finds ``.git``), else ``./.lineage``.
@@ -242,7 +250,9 @@ class Registry:
                 number += 1
                 continue
             except FileNotFoundError:
-                raise SetNotFoundError(f"experiment set {set_number} vanished from {self.path}")
+                raise SetNotFoundError(
+                    f"experiment set {set_number} vanished from {self.path}"
+                ) from None
             self._next_number[set_number] = number + 1
             return number, folder
 
@@ -271,6 +281,13 @@ class Registry:
         missing = [k for k in REQUIRED_KEYS if k not in record]
         if missing:
             raise CorruptRecordError(path, f"missing keys {', '.join(missing)}")
+        wrong = [
+            key
+            for key, kind in (("set", dict), ("name", str), ("status", str), ("artifacts", list))
+            if not isinstance(record[key], kind)
+        ] + [key for key in ("number",) if type(record[key]) is not int]
+        if wrong:
+            raise CorruptRecordError(path, f"keys of the wrong type: {', '.join(wrong)}")
         if record["number"] != number or record["set"].get("number") != set_number:
             raise CorruptRecordError(path, "its set or number does not match its folder")
         return record
@@ -289,18 +306,29 @@ class Registry:
                     problems.append(exc)
 
     def find_experiment(self, set_number: int, ref: int | str) -> dict[str, Any]:
-        """An experiment of a set by number, name (the newest of that name) or ``latest``."""
+        """An experiment of a set by number, name (the newest of that name) or ``latest``.
+
+        Raises:
+            SetNotFoundError: the set does not exist (listing the sets that do).
+            ExperimentNotFoundError: nothing matches; the message lists what the set holds.
+        """
+        if set_number not in self.set_numbers():
+            self.find_set(set_number)  # raises, listing the sets that exist
         if isinstance(ref, int) or (isinstance(ref, str) and ref.isdigit()):
-            return self.read_record(set_number, int(ref))
-        records = list(self.iter_records(set_number))
-        if ref == "latest" and records:
-            return records[-1]
-        for record in reversed(records):
-            if record["name"] == ref:
-                return record
+            try:
+                return self.read_record(set_number, int(ref))
+            except ExperimentNotFoundError:
+                records = list(self.iter_records(set_number))
+        else:
+            records = list(self.iter_records(set_number))
+            if ref == "latest" and records:
+                return records[-1]
+            for record in reversed(records):
+                if record["name"] == ref:
+                    return record
         raise ExperimentNotFoundError(
-            f"no experiment {ref!r} in set {set_number}; it has "
-            f"{len(records)} experiments (numbers, names or 'latest' address them)"
+            f"no experiment {ref!r} in set {set_number} of {self.path}; "
+            f"experiments: {_listing(records)}. Address one by number, name or 'latest'"
         )
 
     def effective_status(self, record: dict[str, Any]) -> str:
@@ -315,9 +343,19 @@ class Registry:
         path = self.experiment_path(record["set"]["number"], record["number"])
         lock = layout.running_lock(path)
         if record.get("process", {}).get("host") == _HOST:
-            return "running" if _fs.is_locked(lock) else "crashed"
+            if _fs.is_locked(lock):
+                return "running"
+        else:
+            try:
+                age = time.time() - lock.stat().st_mtime
+            except FileNotFoundError:
+                age = None
+            if age is not None and age < max(STALE_HEARTBEAT, 10 * env.flush_interval()):
+                return "running"
+        # The record may be older than the lock: the run can have ended (registered or
+        # failed, then released its lock) since it was read. Only the file on disk tells.
         try:
-            age = time.time() - lock.stat().st_mtime
-        except FileNotFoundError:
+            status = str(self.read_record(record["set"]["number"], record["number"])["status"])
+        except (ExperimentNotFoundError, CorruptRecordError):
             return "crashed"
-        return "running" if age < max(STALE_HEARTBEAT, 10 * env.flush_interval()) else "crashed"
+        return "crashed" if status == "running" else status
