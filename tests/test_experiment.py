@@ -323,7 +323,7 @@ def test_missing_exploration_raises_before_anything_is_written(root, trained):
     with pytest.raises(ArtifactError, match="does not exist"):
         exp.register(model=trained["model"], exploration="nope.ipynb")
     assert read_record(exp)["status"] == "running"
-    assert sorted(p.name for p in exp.path.iterdir()) == [".running", "experiment.json"]
+    assert sorted(p.name for p in exp.path.iterdir()) == ["experiment.json"]
 
 
 def test_model_that_cannot_be_serialized_names_its_type(root):

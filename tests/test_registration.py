@@ -321,7 +321,7 @@ def test_sigkill_at_any_point_of_register_never_leaves_a_false_registered(root, 
                     p
                     for p in exp_path.rglob("*")
                     if p.is_file()
-                    and p.name not in ("experiment.json", ".running")
+                    and p.name != "experiment.json"
                     and layout.METRICS not in p.as_posix()
                 ]
                 if status == "registered":
@@ -404,7 +404,7 @@ def _assert_nothing_written(root: Path, exp: Experiment, before: dict[str, Any])
     assert without_dirs(snapshot(root)) == without_dirs(before)
     record = json.loads((exp.path / "experiment.json").read_text())
     assert record["status"] == "running" and record["artifacts"] == []
-    assert sorted(p.name for p in exp.path.iterdir()) == [".running", "experiment.json"]
+    assert sorted(p.name for p in exp.path.iterdir()) == ["experiment.json"]
     assert staged_files(root) == []
     assert stored_objects(root) == []
 

@@ -459,7 +459,7 @@ def test_a_sigkilled_experiment_is_crashed_and_a_live_one_is_running(root, tmp_p
 
     # A record from another host has no lock to ask: its heartbeat's age decides.
     elsewhere = {**record, "process": {**record["process"], "host": "another-host"}}
-    lock = Path(info["path"]) / ".running"
+    lock = Path(info["path"])  # the folder is the lock; its mtime the heartbeat
     os.utime(lock)
     assert reg.effective_status(elsewhere) == "running"
     old = time.time() - 3600

@@ -89,22 +89,22 @@ def locked(path: Path, *, shared: bool = False) -> Iterator[None]:
         os.close(fd)
 
 
-def try_lock(path: Path) -> int | None:
-    """Take an exclusive lock without waiting; the fd holding it, or None when held elsewhere."""
+def lock_dir(path: Path) -> int:
+    """Hold an exclusive lock on a folder until the returned fd is closed (or the process dies).
+
+    Readers only ever take it for an instant (:func:`is_locked`), so this waits at most that.
+    """
+    fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
     try:
-        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
-    except OSError:
-        return None
-    try:
-        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except OSError:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+    except BaseException:
         os.close(fd)
-        return None
+        raise
     return fd
 
 
 def is_locked(path: Path) -> bool:
-    """Whether another process holds the lock on ``path`` (False when the file is gone)."""
+    """Whether another process holds the lock on ``path`` (False when it is gone)."""
     try:
         fd = os.open(path, os.O_RDONLY)
     except OSError:

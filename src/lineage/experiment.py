@@ -80,7 +80,7 @@ class Experiment:
 
         number, path = registry.allocate_experiment(set_record["number"])
         self._path = path
-        self._running_fd = _fs.try_lock(layout.running_lock(path))
+        self._running_fd: int | None = _fs.lock_dir(path)  # released by the kernel at death
         self._git = provenance.GitCapture(Path.cwd())
         self._lock = threading.Lock()
         self._steps: collections.deque[tuple[str, int, float, float]] = collections.deque()
@@ -410,10 +410,6 @@ class Experiment:
     def _release(self) -> None:
         _flusher.discard(self)
         if self._running_fd is not None:
-            try:
-                os.unlink(layout.running_lock(self._path))
-            except OSError:
-                pass
             os.close(self._running_fd)
             self._running_fd = None
 

@@ -31,7 +31,6 @@ SET_PREFIX = "experiment_set_"
 EXPERIMENT_PREFIX = "experiment_"
 SET_JSON = "set.json"
 EXPERIMENT_JSON = "experiment.json"
-RUNNING_LOCK = ".running"  # held (flock) by the process that runs the experiment
 ALIASES = "aliases.json"  # per registry: which experiment holds which alias
 EXTRA_TAGS = "tags.json"  # per experiment: tags added after registration
 NOTES = "notes.md"  # per experiment: notes added after registration
@@ -98,10 +97,6 @@ def experiment_dir(set_path: Path, number: int) -> Path:
 
 def experiment_json(exp_path: Path) -> Path:
     return exp_path / EXPERIMENT_JSON
-
-
-def running_lock(exp_path: Path) -> Path:
-    return exp_path / RUNNING_LOCK
 
 
 def extra_tags(exp_path: Path) -> Path:

@@ -56,6 +56,7 @@ class StagedObject:
         self.root = root
         self.size = 0
         self.digest = ""
+        self.published = False
 
     # The file-like surface joblib, pickle and shutil need.
     def write(self, data: Any) -> int:
@@ -97,6 +98,9 @@ class StagedObject:
         self.digest = self._hash.hexdigest()
 
     def discard(self) -> None:
+        """Remove the staging file (a no-op once published: the name may be reused)."""
+        if self.published:
+            return
         self._file.close()
         with contextlib.suppress(OSError):
             self.path.unlink()
@@ -107,6 +111,7 @@ class StagedObject:
         target = layout.object_path(self.root, self.digest)
         if target.exists():
             self.discard()
+            self.published = True
             return self.digest
         target.parent.mkdir(parents=True, exist_ok=True)
         os.chmod(self.path, 0o444)
@@ -120,6 +125,7 @@ class StagedObject:
             fsync_dir(target.parent)
         with contextlib.suppress(OSError):
             self.path.unlink()
+        self.published = True
         return self.digest
 
 

@@ -14,7 +14,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from . import _fs, env, layout
+from . import _fs, env, layout, provenance
 from .errors import (
     CorruptRecordError,
     ExperimentNotFoundError,
@@ -25,7 +25,6 @@ from .errors import (
 
 REQUIRED_KEYS = ("format", "id", "set", "number", "name", "status", "artifacts")
 STALE_HEARTBEAT = 600.0  # seconds without a heartbeat before a remote run is called crashed
-_HOST = os.uname().nodename
 
 
 def now() -> str:
@@ -341,13 +340,12 @@ class Registry:
         if status != "running":
             return status
         path = self.experiment_path(record["set"]["number"], record["number"])
-        lock = layout.running_lock(path)
-        if record.get("process", {}).get("host") == _HOST:
-            if _fs.is_locked(lock):
+        if record.get("process", {}).get("host") == provenance.static_info()["host"]:
+            if _fs.is_locked(path):
                 return "running"
         else:
             try:
-                age = time.time() - lock.stat().st_mtime
+                age = time.time() - path.stat().st_mtime
             except FileNotFoundError:
                 age = None
             if age is not None and age < max(STALE_HEARTBEAT, 10 * env.flush_interval()):
