@@ -21,18 +21,20 @@ def _stats(samples: list[float]) -> str:
     return f"{statistics.median(samples):.3f} (min {min(samples):.3f}, max {max(samples):.3f})"
 
 
-def import_time(repeat: int) -> tuple[list[float], list[float]]:
-    """Whole-process times (ms) of `python -c pass` and `python -c 'import lineage'`, interleaved."""
+def import_time(repeat: int) -> list[float]:
+    """ms that `import lineage` takes inside fresh interpreters (cached bytecode, as users run)."""
     env = dict(os.environ)
-    env.pop("PYTHONDONTWRITEBYTECODE", None)  # measure with cached bytecode, as users run
-    bare, lin = [], []
-    subprocess.run([sys.executable, "-c", "import lineage"], check=True, env=env)
-    for _ in range(repeat):
-        for code, out in (("pass", bare), ("import lineage", lin)):
-            start = time.perf_counter()
-            subprocess.run([sys.executable, "-c", code], check=True, env=env)
-            out.append((time.perf_counter() - start) * 1000)
-    return bare, lin
+    env.pop("PYTHONDONTWRITEBYTECODE", None)
+    code = (
+        "import time; t = time.perf_counter(); import lineage; "
+        "print((time.perf_counter() - t) * 1000)"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True, env=env, capture_output=True)
+    return [
+        float(subprocess.run([sys.executable, "-c", code], check=True, env=env,
+                             capture_output=True, text=True).stdout)
+        for _ in range(repeat)
+    ]
 
 
 def one_experiment(root: Path, repeat: int) -> list[float]:
@@ -77,9 +79,7 @@ def main(argv: list[str] | None = None) -> None:
         if args.git:
             subprocess.run(["git", "init", "-q", str(work)], check=True)
         os.chdir(work)
-        bare, lin = import_time(max(5, args.repeat // 20))
-        above = [b - a for a, b in zip(bare, lin)]
-        print(f"import lineage above bare python (ms): {_stats(above)}")
+        print(f"import lineage (ms): {_stats(import_time(max(5, args.repeat // 10)))}")
         runs = one_experiment(work / ".lineage", args.repeat)
         where = "in a git repository" if args.git else "outside git"
         print(f"experiment, 10 params + 10 metrics, registered {where} (ms): {_stats(runs)}")

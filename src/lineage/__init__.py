@@ -10,7 +10,17 @@ Only light modules are imported here; numpy, joblib and friends load when first 
 
 from __future__ import annotations
 
-from .api import LoadedExperiment, load
+from .api import (
+    Experiments,
+    LoadedExperiment,
+    alias,
+    alias_history,
+    aliases,
+    best,
+    compare,
+    load,
+    search,
+)
 from .errors import (
     AlreadyRegisteredError,
     ArtifactError,
@@ -18,6 +28,7 @@ from .errors import (
     LineageError,
     LineageWarning,
     NotFoundError,
+    QueryError,
     SerializationError,
     ValidationError,
 )
@@ -30,11 +41,19 @@ __all__ = [
     "ArtifactError",
     "CaptureWarning",
     "Experiment",
+    "Experiments",
     "LineageError",
     "LineageWarning",
     "LoadedExperiment",
     "NotFoundError",
+    "QueryError",
     "SerializationError",
     "ValidationError",
+    "alias",
+    "alias_history",
+    "aliases",
+    "best",
+    "compare",
     "load",
+    "search",
 ]

@@ -8,9 +8,15 @@ from functools import cached_property
 from pathlib import Path
 from typing import Any
 
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
+
 from . import layout, serializers
-from .errors import ArtifactError
+from .errors import ArtifactError, ValidationError
 from .registry import Registry
+
+if TYPE_CHECKING:
+    from .compare import Comparison
 
 SetRef = int | str | None
 ExperimentRef = int | str | None
@@ -23,57 +29,83 @@ class LoadedExperiment:
     load experiments only from registries you trust. Nothing else here unpickles anything.
     """
 
-    def __init__(self, registry: Registry, record: dict[str, Any]) -> None:
+    def __init__(self, registry: Registry, record: dict[str, Any], *, full: bool = True) -> None:
         self.registry = registry
-        self.record = record
+        self._record = record
+        self._full = full
         self.path: Path = registry.experiment_path(record["set"]["number"], record["number"])
+
+    @property
+    def record(self) -> dict[str, Any]:
+        """The whole ``experiment.json`` (search results are read from the index until asked)."""
+        if not self._full:
+            self._record = self.registry.read_record(self.set_number, self.number)
+            self._full = True
+        return self._record
 
     def __repr__(self) -> str:
         return f"<LoadedExperiment {self.set_number}/{self.number} {self.name!r} {self.status}>"
 
     def __getitem__(self, key: str) -> Any:
-        return self.record[key]
+        return self._record[key] if key in self._record else self.record[key]
 
     @property
     def id(self) -> str:
-        return str(self.record["id"])
+        return str(self._record["id"])
 
     @property
     def number(self) -> int:
-        return int(self.record["number"])
+        return int(self._record["number"])
 
     @property
     def set_number(self) -> int:
-        return int(self.record["set"]["number"])
+        return int(self._record["set"]["number"])
+
+    @property
+    def address(self) -> str:
+        """``SET/EXP`` as the CLI takes it, e.g. ``1/3``."""
+        return f"{self.set_number}/{self.number}"
 
     @property
     def name(self) -> str:
-        return str(self.record["name"])
+        return str(self._record["name"])
 
     @property
     def description(self) -> str:
-        return str(self.record.get("description") or "")
+        return str(self._record.get("description") or "")
 
     @property
     def status(self) -> str:
         """``registered``, ``failed``, ``running``, or ``crashed`` (running, process gone)."""
-        return self.registry.effective_status(self.record)
+        return self.registry.effective_status(self._record)
 
     @property
     def hyperparameters(self) -> dict[str, Any]:
-        return dict(self.record.get("hyperparameters") or {})
+        return dict(self._record.get("hyperparameters") or {})
 
     @property
     def metrics(self) -> dict[str, float]:
-        return dict(self.record.get("metrics") or {})
+        return dict(self._record.get("metrics") or {})
 
     @property
     def tags(self) -> dict[str, Any]:
-        return dict(self.record.get("tags") or {})
+        return dict(self._record.get("tags") or {})
 
     @property
     def artifacts(self) -> list[dict[str, Any]]:
-        return list(self.record.get("artifacts") or [])
+        return list(self._record.get("artifacts") or [])
+
+    def promote(self, alias: str) -> LoadedExperiment:
+        """Give this experiment an alias (``"production"``), taking it from whoever held it."""
+        self.registry.set_alias(alias, self._record)
+        return self
+
+    def tag(self, **tags: Any) -> LoadedExperiment:
+        """Add or change tags without touching the immutable record (``None`` removes one)."""
+        self._record = {**self._record, "tags": self.registry.set_tags(self._record, tags)}
+        if self._full:
+            self._full = False  # re-read on demand, with the new tags merged in
+        return self
 
     def artifact_path(self, role_or_path: str) -> Path:
         """Path of an artifact by role (``"model"``) or manifest path (``"data/data.joblib"``).
@@ -142,27 +174,191 @@ class LoadedExperiment:
         return self._load("results")
 
 
+class Experiments(list[LoadedExperiment]):
+    """A list of experiments, as ``search()`` returns them."""
+
+    def to_records(self) -> list[dict[str, Any]]:
+        return [e._record for e in self]
+
+    def to_pandas(self) -> Any:
+        """One row per experiment: ``set``, ``number``, ``name``, versions, status, times,
+        then ``params.*``, ``metrics.*`` and ``tags.*`` columns."""
+        import pandas as pd
+
+        rows = []
+        for e in self:
+            r = e._record
+            row: dict[str, Any] = {
+                "set": e.set_number, "number": e.number, "name": e.name,
+                "status": e.status, "model_version": r.get("model_version"),
+                "data_version": r.get("data_version"), "created": r.get("created"),
+                "ended": r.get("ended"), "duration": r.get("duration"),
+            }
+            for prefix, key in (("params", "hyperparameters"), ("metrics", "metrics"),
+                                ("tags", "tags")):
+                for k, v in (r.get(key) or {}).items():
+                    row[f"{prefix}.{k}"] = v
+            rows.append(row)
+        frame = pd.DataFrame(rows)
+        for column in ("created", "ended"):
+            if column in frame:
+                frame[column] = pd.to_datetime(frame[column], utc=True, format="ISO8601")
+        return frame
+
+
+def _open(root: str | os.PathLike[str] | None) -> Registry:
+    return Registry.open(root)
+
+
 def load(
     set: SetRef = None,  # noqa: A002 - the name users read in the docs
     experiment: ExperimentRef = None,
     *,
+    alias: str | None = None,
     root: str | os.PathLike[str] | None = None,
 ) -> LoadedExperiment:
-    """Load an experiment by set and experiment (numbers, names or ``"latest"``).
+    """Load an experiment by set and experiment (numbers, names or ``"latest"``), or by alias.
 
     Without arguments, the newest experiment of the newest set.
 
     Example::
 
         exp = lineage.load(1, 3)
-        exp.metrics["f1"], exp.model.predict(X)
+        prod = lineage.load(alias="production")
+        exp.metrics["f1"], prod.model.predict(X)
 
     Raises:
-        SetNotFoundError, ExperimentNotFoundError: nothing matches; the message lists what exists.
+        SetNotFoundError, ExperimentNotFoundError, AliasNotFoundError: nothing matches; the
+        message lists what exists.
     """
-    registry = Registry.open(root)
+    registry = _open(root)
+    if alias is not None:
+        held = registry.alias_target(alias)
+        return LoadedExperiment(registry, registry.read_record(held["set"], held["number"]))
     set_record = registry.find_set("latest" if set is None else set)
     record = registry.find_experiment(
         set_record["number"], "latest" if experiment is None else experiment
     )
     return LoadedExperiment(registry, record)
+
+
+def search(
+    set: SetRef = None,  # noqa: A002
+    where: str | None = None,
+    order_by: str | Sequence[str] | None = None,
+    limit: int | None = None,
+    *,
+    root: str | os.PathLike[str] | None = None,
+) -> Experiments:
+    """Experiments matching a filter, from the index (see docs/query.md).
+
+    Example::
+
+        lineage.search(1, "metrics.f1 > 0.8 and params.max_depth >= 10", "-metrics.f1", 10)
+
+    Raises:
+        QueryError: a malformed filter, with the position and what was expected.
+        SetNotFoundError: ``set`` names no set.
+    """
+    from . import query
+
+    node = query.parse(where) if where is not None and where.strip() else None
+    order = query.parse_order_by(order_by)
+    if limit is not None and (not isinstance(limit, int) or limit < 0):
+        raise ValidationError(f"limit must be a non-negative integer, not {limit!r}")
+    registry = _open(root)
+    set_number = registry.find_set(set)["number"] if set is not None else None
+    records = registry.synced_index().search(node, order, limit, set_number)
+    return Experiments(LoadedExperiment(registry, r, full=False) for r in records)
+
+
+def best(
+    set: SetRef,  # noqa: A002
+    metric: str,
+    mode: str = "max",
+    *,
+    where: str | None = None,
+    root: str | os.PathLike[str] | None = None,
+) -> LoadedExperiment:
+    """The registered experiment of a set with the highest (``mode="max"``) or lowest
+    (``"min"``) value of ``metric``.
+
+    Example::
+
+        lineage.best(1, "f1").promote("production")
+
+    Raises:
+        ValidationError: ``mode`` is not "max" or "min", or no experiment has the metric
+        (the message lists the metrics the set has).
+    """
+    from . import query
+
+    if mode not in ("max", "min"):
+        raise ValidationError(f"mode must be 'max' or 'min', not {mode!r}")
+    field = query.Field("metrics", metric)
+    condition = f"status = 'registered' and {field} exists"
+    if where:
+        condition += f" and ({where})"
+    found = search(set, condition, [f"{'-' if mode == 'max' else ''}{field}"], 1, root=root)
+    if found:
+        return found[0]
+    registry = _open(root)
+    set_number = registry.find_set(set)["number"]
+    known = registry.synced_index().keys("metrics", set_number)
+    raise ValidationError(
+        f"no registered experiment of set {set_number} has the metric {metric!r}"
+        + (f" matching {where!r}" if where else "")
+        + f"; metrics in this set: {', '.join(known) or 'none'}"
+    )
+
+
+def compare(
+    set: SetRef,  # noqa: A002
+    experiments: Sequence[ExperimentRef] | None = None,
+    *,
+    only_diff: bool = False,
+    baseline: int = 0,
+    root: str | os.PathLike[str] | None = None,
+) -> Comparison:
+    """Experiments side by side: every param, version, metric (with deltas against the
+    ``baseline``-th experiment and the best marked), data fingerprint and environment.
+
+    ``experiments`` defaults to every experiment of the set; ``only_diff`` keeps what differs.
+    """
+    from .compare import compare as build
+
+    registry = _open(root)
+    set_number = registry.find_set("latest" if set is None else set)["number"]
+    if experiments is None:
+        records = list(registry.iter_records(set_number))
+    else:
+        records = [registry.find_experiment(set_number, ref) for ref in experiments]
+    if not records:
+        raise ValidationError(f"set {set_number} has no experiments to compare")
+    if not 0 <= baseline < len(records):
+        raise ValidationError(f"baseline must be an index from 0 to {len(records) - 1}")
+    return build(records, only_diff=only_diff, baseline=baseline)
+
+
+def alias(
+    set: SetRef,  # noqa: A002
+    experiment: ExperimentRef,
+    name: str,
+    *,
+    root: str | os.PathLike[str] | None = None,
+) -> LoadedExperiment:
+    """Point the alias ``name`` (``"production"``, ``"staging"``…) at an experiment."""
+    return load(set, experiment, root=root).promote(name)
+
+
+def aliases(*, root: str | os.PathLike[str] | None = None) -> dict[str, dict[str, Any]]:
+    """Current aliases: name → ``{"set", "number", "id", "since", "by"}``."""
+    return _open(root).aliases()["current"]
+
+
+def alias_history(
+    name: str | None = None, *, root: str | os.PathLike[str] | None = None
+) -> list[dict[str, Any]]:
+    """Who held which alias when, oldest first (of one alias, or all)."""
+    history = _open(root).aliases()["history"]
+    return [h for h in history if name is None or h["alias"] == name]

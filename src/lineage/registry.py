@@ -9,19 +9,26 @@ from __future__ import annotations
 
 import os
 import time
+import warnings
 from collections.abc import Iterator
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from . import _fs, env, layout, provenance
 from .errors import (
+    AliasNotFoundError,
     CorruptRecordError,
     ExperimentNotFoundError,
     FormatVersionError,
     RegistryError,
+    LineageWarning,
     SetNotFoundError,
+    StateError,
 )
+
+if TYPE_CHECKING:
+    from .index import Index
 
 REQUIRED_KEYS = ("format", "id", "set", "number", "name", "status", "artifacts")
 STALE_HEARTBEAT = 600.0  # seconds without a heartbeat before a remote run is called crashed
@@ -77,6 +84,36 @@ class Registry:
     def __init__(self, path: Path) -> None:
         self.path = path
         self._next_number: dict[int, int] = {}
+        self._index: Index | None = None
+
+    # -- the index: a cache of the records, kept up to date by every write ------------------
+
+    @property
+    def index(self) -> Index:
+        if self._index is None:
+            from .index import Index
+
+            self._index = Index(self.path)
+        return self._index
+
+    def synced_index(self, progress: Any = None) -> Index:
+        """The index, brought up to date with the folders; unreadable records are warned of."""
+        index = self.index
+        for problem in index.sync(self, progress):
+            warnings.warn(f"skipped {problem}", LineageWarning, stacklevel=3)
+        return index
+
+    def _indexed(self, action: Any, *args: Any) -> None:
+        """Update the index; a failure is a warning (it is a cache, rebuilt by reindex)."""
+        import sqlite3
+
+        try:
+            action(*args)
+        except (sqlite3.Error, OSError) as exc:
+            warnings.warn(
+                f"the index at {self.index.path} was not updated ({exc}); queries may miss "
+                "this change until `lineage reindex`", LineageWarning, stacklevel=3,
+            )
 
     @classmethod
     def open(cls, root: str | os.PathLike[str] | None = None, *, create: bool = False) -> Registry:
@@ -201,6 +238,7 @@ class Registry:
         }
         _fs.atomic_write_json(layout.set_json(folder), record)
         _fs.fsync_dir(self.path)
+        self._indexed(self.index.upsert_set, record)
         return record
 
     def newest_or_first_set(self, name: str, description: str = "") -> dict[str, Any]:
@@ -256,8 +294,17 @@ class Registry:
             return number, folder
 
     def write_record(self, record: dict[str, Any], *, durable: bool = True) -> None:
-        path = self.experiment_path(record["set"]["number"], record["number"])
-        _fs.atomic_write_json(layout.experiment_json(path), record, durable=durable)
+        """Replace an experiment's ``experiment.json`` atomically.
+
+        Final (durable) records are indexed at once; running ones are found by readers,
+        which rescan a set whose folder changed and re-read records still running.
+        """
+        path = layout.experiment_json(
+            self.experiment_path(record["set"]["number"], record["number"])
+        )
+        _fs.atomic_write_json(path, record, durable=durable)
+        if durable:
+            self._indexed(self.index.upsert, record, path.stat())
 
     def read_record(self, set_number: int, number: int) -> dict[str, Any]:
         """One ``experiment.json``, checked for the keys every record has.
@@ -289,6 +336,12 @@ class Registry:
             raise CorruptRecordError(path, f"keys of the wrong type: {', '.join(wrong)}")
         if record["number"] != number or record["set"].get("number") != set_number:
             raise CorruptRecordError(path, "its set or number does not match its folder")
+        tags_path = layout.extra_tags(path.parent)
+        if record["status"] != "running" and tags_path.exists():
+            try:
+                record["tags"] = _fs.read_json(tags_path)
+            except ValueError as exc:
+                raise CorruptRecordError(tags_path, f"not valid JSON ({exc})") from None
         return record
 
     def iter_records(
@@ -357,3 +410,98 @@ class Registry:
         except (ExperimentNotFoundError, CorruptRecordError):
             return "crashed"
         return "crashed" if status == "running" else status
+
+    # -- tags and aliases: small files beside the immutable records --------------------------
+
+    def set_tags(self, record: dict[str, Any], changes: dict[str, Any]) -> dict[str, Any]:
+        """Change the tags of a finished experiment (``None`` removes a tag); returns them all.
+
+        The record stays untouched: the current tags live in ``tags.json`` beside it.
+        """
+        from . import validation
+
+        checked = validation.mapping(
+            {k: v for k, v in changes.items() if v is not None}, "tags"
+        )
+        removed = [k for k, v in changes.items() if v is None]
+        set_number, number = record["set"]["number"], record["number"]
+        path = self.experiment_path(set_number, number)
+        with _fs.locked(layout.lock(self.path)):
+            current = self.read_record(set_number, number)
+            if current["status"] == "running":
+                raise StateError(
+                    f"experiment {set_number}/{number} is still running; set exp.tags in the "
+                    "training script, or tag it once it has finished"
+                )
+            tags = {**current.get("tags", {}), **checked}
+            for key in removed:
+                tags.pop(key, None)
+            _fs.atomic_write_json(layout.extra_tags(path), tags)
+            current["tags"] = tags
+            self._indexed(self.index.upsert, current, layout.experiment_json(path).stat())
+        return tags
+
+    def aliases(self) -> dict[str, Any]:
+        """``{"current": {alias: holder}, "history": [event, …]}`` from ``aliases.json``."""
+        path = layout.aliases(self.path)
+        try:
+            data = _fs.read_json(path)
+        except FileNotFoundError:
+            return {"current": {}, "history": []}
+        except ValueError as exc:
+            raise CorruptRecordError(path, f"not valid JSON ({exc})") from None
+        if not isinstance(data, dict) or not isinstance(data.get("current"), dict):
+            raise CorruptRecordError(path, "not an aliases file written by lineage")
+        data.setdefault("history", [])
+        return data
+
+    def alias_target(self, name: str) -> dict[str, Any]:
+        """Who holds an alias: ``{"set", "number", "id", "since", "by"}``.
+
+        Raises:
+            AliasNotFoundError: listing the aliases that exist.
+        """
+        current = self.aliases()["current"]
+        if name in current:
+            return dict(current[name])
+        known = ", ".join(sorted(current)) or "none yet"
+        raise AliasNotFoundError(
+            f"no experiment holds the alias {name!r}; aliases: {known}. "
+            "Give one with lineage.alias(set, experiment, name) or `lineage alias SET/EXP NAME`"
+        )
+
+    def set_alias(self, name: str, record: dict[str, Any]) -> dict[str, Any]:
+        """Point ``name`` at a registered experiment, recording who held it before."""
+        from . import validation
+
+        validation.alias(name)
+        set_number, number = record["set"]["number"], record["number"]
+        with _fs.locked(layout.lock(self.path)):
+            current_record = self.read_record(set_number, number)
+            if current_record["status"] != "registered":
+                raise StateError(
+                    f"experiment {set_number}/{number} is {current_record['status']}; only "
+                    "registered experiments can hold an alias"
+                )
+            data = self.aliases()
+            holder = {
+                "set": set_number, "number": number, "id": current_record["id"],
+                "since": now(), "by": provenance.static_info().get("user"),
+            }
+            previous = data["current"].get(name)
+            data["current"][name] = holder
+            data["history"].append({"alias": name, **holder, "previous": previous})
+            _fs.atomic_write_json(layout.aliases(self.path), data)
+        return holder
+
+    def remove_alias(self, name: str) -> None:
+        with _fs.locked(layout.lock(self.path)):
+            data = self.aliases()
+            if name not in data["current"]:
+                self.alias_target(name)  # raises, listing the aliases
+            previous = data["current"].pop(name)
+            data["history"].append({
+                "alias": name, "set": None, "number": None, "id": None, "since": now(),
+                "by": provenance.static_info().get("user"), "previous": previous,
+            })
+            _fs.atomic_write_json(layout.aliases(self.path), data)

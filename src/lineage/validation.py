@@ -157,3 +157,16 @@ def step(metric: str, value: Any) -> int:
             f"step of metric {metric!r} is {value!r}; pass an integer such as the epoch or batch"
         )
     return int(value.__index__())
+
+
+_ALIAS = __import__("re").compile(r"[A-Za-z0-9][A-Za-z0-9_.\-]{0,63}")
+
+
+def alias(value: Any) -> str:
+    """An alias: a short word such as ``production`` or ``v1.2-candidate``."""
+    if not isinstance(value, str) or not _ALIAS.fullmatch(value):
+        raise InvalidNameError(
+            f"alias {value!r} must be 1 to 64 letters, digits, '_', '.' or '-', starting "
+            "with a letter or digit, e.g. 'production'"
+        )
+    return value
