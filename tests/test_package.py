@@ -55,3 +55,10 @@ def test_demo_tracks_two_sets_and_prints_the_best(tmp_path):
     assert "Best by f1" in out and "Best by rmse" in out
     sets = sorted(p.name for p in (tmp_path / "d" / ".lineage").glob("experiment_set_*"))
     assert sets == ["experiment_set_1", "experiment_set_2"]
+
+
+def test_public_functions_are_not_shadowed_by_submodules():
+    import lineage.comparison  # noqa: F401 - importing submodules must not replace names
+
+    for name in lineage.__all__:
+        assert type(getattr(lineage, name)).__name__ != "module", name

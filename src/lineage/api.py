@@ -16,7 +16,7 @@ from .errors import ArtifactError, ValidationError
 from .registry import Registry
 
 if TYPE_CHECKING:
-    from .compare import Comparison
+    from .comparison import Comparison
 
 SetRef = int | str | None
 ExperimentRef = int | str | None
@@ -325,7 +325,7 @@ def compare(
 
     ``experiments`` defaults to every experiment of the set; ``only_diff`` keeps what differs.
     """
-    from .compare import compare as build
+    from .comparison import compare as build
 
     registry = _open(root)
     set_number = registry.find_set("latest" if set is None else set)["number"]
