@@ -347,3 +347,10 @@ def test_register_twice_raises_before_writing(root):
 def test_new_set_and_set_together_raise(root):
     with pytest.raises(StateError, match="not both"):
         Experiment(experiment_name="x", new_set=True, set=1, root=root)
+
+
+def test_exploration_that_is_a_folder_raises_before_anything_is_written(root, tmp_path):
+    exp = Experiment(experiment_name="x", root=root)
+    with pytest.raises(ArtifactError, match="not a regular file"):
+        exp.register(exploration=tmp_path)
+    assert read_record(exp)["status"] == "running"
