@@ -49,6 +49,11 @@ class LoadedExperiment:
     def __getitem__(self, key: str) -> Any:
         return self._record[key] if key in self._record else self.record[key]
 
+    def _repr_html_(self) -> str:
+        from .display import experiments_html
+
+        return experiments_html([self._record], [self.status])
+
     @property
     def id(self) -> str:
         return str(self._record["id"])
@@ -179,6 +184,11 @@ class Experiments(list[LoadedExperiment]):
 
     def to_records(self) -> list[dict[str, Any]]:
         return [e._record for e in self]
+
+    def _repr_html_(self) -> str:
+        from .display import experiments_html
+
+        return experiments_html(self.to_records(), [e.status for e in self])
 
     def to_pandas(self) -> Any:
         """One row per experiment: ``set``, ``number``, ``name``, versions, status, times,

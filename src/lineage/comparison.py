@@ -84,6 +84,11 @@ class Comparison(NamedTuple):
     def labels(self) -> list[str]:
         return [f"{r['set']['number']}/{r['number']}" for r in self.experiments]
 
+    def _repr_html_(self) -> str:
+        from .display import comparison_html
+
+        return comparison_html(self)
+
     def to_dict(self) -> dict[str, Any]:
         return {
             "experiments": [
