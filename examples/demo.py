@@ -14,8 +14,11 @@ import time
 from pathlib import Path
 
 from sklearn.datasets import make_classification, make_regression
-from sklearn.ensemble import GradientBoostingClassifier, RandomForestClassifier
-from sklearn.ensemble import RandomForestRegressor
+from sklearn.ensemble import (
+    GradientBoostingClassifier,
+    RandomForestClassifier,
+    RandomForestRegressor,
+)
 from sklearn.linear_model import LogisticRegression, Ridge
 from sklearn.metrics import classification_report, mean_absolute_error, mean_squared_error
 from sklearn.model_selection import train_test_split
@@ -98,7 +101,8 @@ def report(root: Path) -> None:
         table = Table(title=f"Set {set_record}: {registry.read_set(set_record)['name']}")
         for column in ("#", "experiment", "model", metric, "status"):
             table.add_column(column)
-        rows = [lineage.load(set_record, n, root=root) for n in registry.experiment_numbers(set_record)]
+        numbers = registry.experiment_numbers(set_record)
+        rows = [lineage.load(set_record, n, root=root) for n in numbers]
         best = (max if higher else min)(rows, key=lambda e: e.metrics[metric])
         for e in rows:
             mark = " ★" if e is best else ""

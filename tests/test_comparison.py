@@ -18,7 +18,9 @@ def record(number, params, metrics, packages=None, commit="abc"):
     }
 
 
-@pytest.mark.parametrize("name", ["loss", "val_loss", "rmse", "test.mae", "error_rate", "fit_seconds"])
+@pytest.mark.parametrize(
+    "name", ["loss", "val_loss", "rmse", "test.mae", "error_rate", "fit_seconds"]
+)
 def test_error_like_metric_names_are_lower_is_better(name):
     assert lower_is_better(name)
 

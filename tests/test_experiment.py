@@ -130,7 +130,8 @@ def test_step_metrics_go_to_one_append_only_file(root):
     exp.register()
     lines = (exp.path / "metrics" / "metrics.jsonl").read_text().splitlines()
     assert len(lines) == 200
-    assert json.loads(lines[0]) | {"time": 0} == {"name": "loss", "step": 0, "value": 1.0, "time": 0}
+    first = json.loads(lines[0])
+    assert first | {"time": 0} == {"name": "loss", "step": 0, "value": 1.0, "time": 0}
     record = read_record(exp)
     assert record["step_metrics"]["loss"] | {} == {
         "count": 100, "first_step": 0, "last_step": 99, "last": 0.01, "min": 0.01, "max": 1.0,
@@ -281,7 +282,9 @@ def test_bad_names_raise_before_anything_is_written(root, name, message):
     assert not root.exists()
 
 
-@pytest.mark.parametrize("name", ["A/B test", "Árbol de decisión 🌲", "../../etc/passwd", "x" * 256])
+@pytest.mark.parametrize(
+    "name", ["A/B test", "Árbol de decisión 🌲", "../../etc/passwd", "x" * 256]
+)
 def test_any_printable_name_works_and_never_becomes_a_path(root, name):
     exp = Experiment(experiment_name=name, root=root)
     assert exp.path == root / "experiment_set_1" / "experiment_1"

@@ -4,12 +4,10 @@ from __future__ import annotations
 
 import json
 import os
+from collections.abc import Sequence
 from functools import cached_property
 from pathlib import Path
-from typing import Any
-
-from collections.abc import Sequence
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from . import layout, serializers
 from .errors import ArtifactError, ValidationError
@@ -313,7 +311,7 @@ def best(
     if found:
         return found[0]
     registry = _open(root)
-    set_number = registry.find_set(set)["number"]
+    set_number = registry.find_set("latest" if set is None else set)["number"]
     known = registry.synced_index().keys("metrics", set_number)
     raise ValidationError(
         f"no registered experiment of set {set_number} has the metric {metric!r}"
@@ -342,7 +340,10 @@ def compare(
     if experiments is None:
         records = list(registry.iter_records(set_number))
     else:
-        records = [registry.find_experiment(set_number, ref) for ref in experiments]
+        records = [
+            registry.find_experiment(set_number, "latest" if ref is None else ref)
+            for ref in experiments
+        ]
     if not records:
         raise ValidationError(f"set {set_number} has no experiments to compare")
     if not 0 <= baseline < len(records):

@@ -51,7 +51,7 @@ def exploration_path(source: Path) -> str:
 def stage_object(root: Path, role: str, obj: Any, path: str, serializer: str) -> Pending:
     staged = objects.StagedObject(root)
     try:
-        info = serializers.dump(obj, staged, serializer, role)
+        info = serializers.dump(obj, staged, serializer, role)  # type: ignore[arg-type]
         staged.close()
     except BaseException:
         staged.discard()

@@ -121,11 +121,11 @@ def compare(
     directions = directions or {}
     flats = [flatten(r) for r in records]
     keys: dict[tuple[str, str], None] = {}
-    for section in SECTIONS:
+    for wanted in SECTIONS:
         for flat in flats:
-            for key in flat:
-                if key[0] == section:
-                    keys.setdefault(key)
+            for pair in flat:
+                if pair[0] == wanted:
+                    keys.setdefault(pair)
     rows = []
     for section, key in keys:
         values = [flat.get((section, key)) for flat in flats]
@@ -135,8 +135,9 @@ def compare(
         best = None
         deltas: list[float | None] = [None] * len(values)
         if section in ("params", "metrics") and _is_number(values[baseline]):
-            base = values[baseline]
-            deltas = [v - base if _is_number(v) else None for v in values]
+            base = float(values[baseline])  # type: ignore[arg-type]
+            deltas = [float(v) - base if _is_number(v) else None  # type: ignore[arg-type]
+                      for v in values]
         if section == "metrics":
             numbers = [(v, i) for i, v in enumerate(values) if _is_number(v)]
             if numbers and changed:

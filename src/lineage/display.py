@@ -36,7 +36,7 @@ def experiments_html(records: Sequence[dict[str, Any]], statuses: Sequence[str])
     head = ["experiment", "name", "status", "model", "data"]
     head += [f"params.{p}" for p in params] + [f"metrics.{m}" for m in metrics]
     rows = []
-    for r, status in zip(records, statuses):
+    for r, status in zip(records, statuses, strict=True):
         cells = [f"{r['set']['number']}/{r['number']}", r.get("name"), status,
                  r.get("model_version"), r.get("data_version")]
         cells += [(r.get("hyperparameters") or {}).get(p) for p in params]

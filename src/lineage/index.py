@@ -353,7 +353,8 @@ def compile_search(
         alias = joins.setdefault(field, f"f{len(joins)}")
         return f"{alias}.value"
 
-    conditions, params = [], []
+    conditions: list[str] = []
+    params: list[Any] = []
     if set_number is not None:
         conditions.append(f"e.set_number = {int(set_number)}")
     if where is not None:

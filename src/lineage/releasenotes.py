@@ -164,7 +164,8 @@ def _data_lines(data: dict[str, Any], label: str = "data") -> list[str]:
         for k, item in data["items"].items():
             lines += _data_lines(item, f"{label}[{k!r}]")
     else:
-        lines.append(f"`{label}`: {kind}" + (f" of length {data['length']}" if "length" in data else ""))
+        length = f" of length {data['length']}" if "length" in data else ""
+        lines.append(f"`{label}`: {kind}{length}")
     if data.get("fingerprint"):
         lines.append(f"fingerprint `{data['fingerprint']}`")
     return lines

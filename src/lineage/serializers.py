@@ -64,6 +64,10 @@ def _text_load(path: Path) -> Any:
     return path.read_text(encoding="utf-8")
 
 
+def _protocol_dump(obj: Any, out: IO[bytes]) -> None:
+    getattr(obj, PROTOCOL_DUMP)(out)
+
+
 SERIALIZERS: dict[str, Serializer] = {
     s.name: s
     for s in (
@@ -88,7 +92,7 @@ def dump(obj: Any, out: IO[bytes], default: str, role: str) -> dict[str, str]:
     """
     if hasattr(type(obj), PROTOCOL_DUMP):
         serializer_name = "protocol"
-        writer: Callable[[Any, IO[bytes]], None] = lambda o, f: getattr(o, PROTOCOL_DUMP)(f)
+        writer: Callable[[Any, IO[bytes]], None] = _protocol_dump
     else:
         serializer_name = default
         writer = SERIALIZERS[default].dump
