@@ -22,7 +22,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any
 
-from . import _fs, artifacts, env, layout, provenance, releasenotes, validation
+from . import _fs, env, layout, provenance, releasenotes, validation
 from .errors import AlreadyRegisteredError, InvalidMetricError, StateError
 from .registry import Registry, new_id, now
 

@@ -21,8 +21,8 @@ from .errors import (
     CorruptRecordError,
     ExperimentNotFoundError,
     FormatVersionError,
-    RegistryError,
     LineageWarning,
+    RegistryError,
     SetNotFoundError,
     StateError,
 )
