@@ -444,9 +444,7 @@ def _find_experiment(registry: Registry, address: str) -> dict[str, Any]:
     Names may hold ``/``: every split is tried against the real set names, the last ``/``
     first, so ``"A/B test/2"`` is experiment 2 of the set "A/B test".
     """
-    from .validation import _ALIAS  # the alias grammar, shared with lineage.alias()
-
-    if address.startswith("@") and _ALIAS.fullmatch(address[1:]):
+    if address.startswith("@") and _is_alias(address[1:]):
         held = registry.alias_target(address[1:])
         return registry.read_record(held["set"], held["number"])
     first_miss: ExperimentNotFoundError | None = None
@@ -473,6 +471,18 @@ def _find_experiment(registry: Registry, address: str) -> dict[str, Any]:
             f"{_sets_listing(registry)}"
         ) from None
     return registry.find_experiment(set_record["number"], "latest")
+
+
+def _is_alias(name: str) -> bool:
+    """Whether ``name`` is a valid alias (the grammar lineage.alias() accepts)."""
+    from .errors import InvalidNameError
+    from .validation import alias
+
+    try:
+        alias(name)
+    except InvalidNameError:
+        return False
+    return True
 
 
 def _loaded(registry: Registry, address: str) -> Any:
@@ -551,7 +561,8 @@ def main(argv: Sequence[str] | None = None) -> None:
               "(docs/query.md), e.g. \"metrics.f1 > 0.8\".")
 @click.option("--sort-by", "--order-by", "-s", "sort_by", metavar="KEYS",
               help="Sort by fields, '-' for descending, e.g. -metrics.f1,name.")
-@click.option("--limit", "-n", type=click.IntRange(min=0), help="Show at most N experiments.")
+@click.option("--limit", "-n", type=click.IntRange(min=0), metavar="N",
+              help="Show at most N experiments.")
 @click.option("--columns", "-c", metavar="LIST", help="Comma-separated columns or glob "
               "patterns, e.g. name,params.*,metrics.f1.")
 @click.option("--all", "all_params", is_flag=True,
@@ -598,7 +609,8 @@ def ls_command(set_ref: str | None, where: str | None, sort_by: str | None, limi
 @click.option("--where", "-w", metavar="FILTER", help="A filter (docs/query.md).")
 @click.option("--order-by", "--sort-by", "-s", "order_by", metavar="KEYS",
               help="Sort by fields, '-' for descending, e.g. -metrics.f1,name.")
-@click.option("--limit", "-n", type=click.IntRange(min=0), help="Show at most N experiments.")
+@click.option("--limit", "-n", type=click.IntRange(min=0), metavar="N",
+              help="Show at most N experiments.")
 @click.option("--columns", "-c", metavar="LIST", help="Comma-separated columns or glob "
               "patterns, e.g. name,params.*,metrics.f1.")
 @click.option("--all", "all_params", is_flag=True,
