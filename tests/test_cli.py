@@ -301,7 +301,7 @@ def test_best_guesses_lower_is_better_from_the_name_and_obeys_min_max(demo: Path
 
 def test_best_of_an_unknown_metric_lists_the_metrics(demo: Path):
     result = run(demo, "best", "1", "-m", "auc")
-    assert result.exit_code == 1 and "f1, loss" in result.stderr
+    assert result.exit_code == 3 and "f1, loss" in result.stderr
 
 
 # -- diff -----------------------------------------------------------------------------------

@@ -4,13 +4,20 @@ from __future__ import annotations
 
 import json
 import os
+import warnings
 from collections.abc import Sequence
 from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from . import layout, serializers
-from .errors import ArtifactError, ValidationError
+from .errors import (
+    ArtifactError,
+    CorruptRecordError,
+    LineageWarning,
+    MetricNotFoundError,
+    ValidationError,
+)
 from .registry import Registry
 
 if TYPE_CHECKING:
@@ -31,7 +38,11 @@ class LoadedExperiment:
         self.registry = registry
         self._record = record
         self._full = full
-        self.path: Path = registry.experiment_path(record["set"]["number"], record["number"])
+
+    @cached_property
+    def path(self) -> Path:
+        """The experiment's folder."""
+        return self.registry.experiment_path(self.set_number, self.number)
 
     @property
     def record(self) -> dict[str, Any]:
@@ -296,8 +307,9 @@ def best(
         lineage.best(1, "f1").promote("production")
 
     Raises:
-        ValidationError: ``mode`` is not "max" or "min", or no experiment has the metric
-        (the message lists the metrics the set has).
+        ValidationError: ``mode`` is not "max" or "min".
+        MetricNotFoundError: no registered experiment has the metric (the message lists
+        the metrics the set has).
     """
     from . import query
 
@@ -313,7 +325,7 @@ def best(
     registry = _open(root)
     set_number = registry.find_set("latest" if set is None else set)["number"]
     known = registry.synced_index().keys("metrics", set_number)
-    raise ValidationError(
+    raise MetricNotFoundError(
         f"no registered experiment of set {set_number} has the metric {metric!r}"
         + (f" matching {where!r}" if where else "")
         + f"; metrics in this set: {', '.join(known) or 'none'}"
@@ -338,7 +350,10 @@ def compare(
     registry = _open(root)
     set_number = registry.find_set("latest" if set is None else set)["number"]
     if experiments is None:
-        records = list(registry.iter_records(set_number))
+        problems: list[CorruptRecordError] = []
+        records = list(registry.iter_records(set_number, problems))
+        for problem in problems:
+            warnings.warn(f"skipped {problem}", LineageWarning, stacklevel=2)
     else:
         records = [
             registry.find_experiment(set_number, "latest" if ref is None else ref)

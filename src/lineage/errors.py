@@ -10,7 +10,8 @@ Every error says what was wrong and how to fix it, and is raised before anything
     ├── NotFoundError              (also LookupError)
     │   ├── SetNotFoundError
     │   ├── ExperimentNotFoundError
-    │   └── AliasNotFoundError
+    │   ├── AliasNotFoundError
+    │   └── MetricNotFoundError    (also ValidationError) no experiment has that metric
     ├── ArtifactError              an artifact path that is missing or unreadable
     ├── SerializationError         an object that cannot be stored (names its type)
     ├── StateError                 an operation the experiment's state forbids
@@ -64,6 +65,10 @@ class ExperimentNotFoundError(NotFoundError):
 
 class AliasNotFoundError(NotFoundError):
     """No experiment holds that alias."""
+
+
+class MetricNotFoundError(NotFoundError, ValidationError):
+    """No experiment in scope has that metric; the message lists the metrics there are."""
 
 
 class ArtifactError(LineageError):

@@ -211,10 +211,7 @@ class Registry:
                 if record.get("name") == ref:
                     return record
         known = ", ".join(f"{s['number']} ({s.get('name')!r})" for s in self.sets()) or "none yet"
-        raise SetNotFoundError(
-            f"no experiment set {ref!r} in {self.path}; sets: {known}. "
-            "Pass new_set=True to start a new one"
-        )
+        raise SetNotFoundError(f"no experiment set {ref!r} in {self.path}; sets: {known}")
 
     def create_set(self, name: str, description: str = "") -> dict[str, Any]:
         """Claim the next set number and write its ``set.json``."""
