@@ -9,9 +9,11 @@ appear in an experiment folder as hard links, or copies where the file system ca
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import os
 import shutil
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
 from typing import IO, Any
 
@@ -46,12 +48,14 @@ class StagedObject:
     ``publish()`` then moves it into ``objects/``.
     """
 
-    def __init__(self, root: Path) -> None:
+    def __init__(self, root: Path, progress: Callable[[int], None] | None = None) -> None:
         staging = layout.staging(root)
         staging.mkdir(parents=True, exist_ok=True)
         fd, name = tempfile.mkstemp(prefix="obj-", dir=staging)
+        fcntl.flock(fd, fcntl.LOCK_EX)  # tells gc this staging file is alive; dies with us
         self.path = Path(name)
         self._file: IO[bytes] = os.fdopen(fd, "wb")
+        self._progress = progress
         self._hash = _hasher()
         self.root = root
         self.size = 0
@@ -66,6 +70,8 @@ class StagedObject:
         self._file.write(view)
         self._hash.update(view)
         self.size += view.nbytes
+        if self._progress is not None:
+            self._progress(view.nbytes)
         return view.nbytes
 
     def flush(self) -> None:
