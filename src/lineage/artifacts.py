@@ -49,26 +49,43 @@ def exploration_path(source: Path) -> str:
 
 
 def stage_object(root: Path, role: str, obj: Any, path: str, serializer: str) -> Pending:
-    staged = objects.StagedObject(root)
-    try:
-        info = serializers.dump(obj, staged, serializer, role)  # type: ignore[arg-type]
-        staged.close()
-    except BaseException:
-        staged.discard()
-        raise
+    from .progress import ByteProgress
+
+    with ByteProgress(f"storing {role}", total=_nbytes(obj)) as progress:
+        staged = objects.StagedObject(root, progress)
+        try:
+            info = serializers.dump(obj, staged, serializer, role)  # type: ignore[arg-type]
+            staged.close()
+        except BaseException:
+            staged.discard()
+            raise
     return Pending(role, path, staged, info)
 
 
+def _nbytes(obj: Any) -> int | None:
+    """The in-memory size of arrays (or tuples of them), to size a progress bar."""
+    if isinstance(obj, (tuple, list)):
+        sizes = [_nbytes(o) for o in obj]
+        return sum(s for s in sizes if s) or None
+    nbytes = getattr(obj, "nbytes", None)
+    return nbytes if isinstance(nbytes, int) else None
+
+
 def stage_file(root: Path, role: str, source: Path, path: str) -> Pending:
-    staged = objects.StagedObject(root)
-    try:
-        with open(source, "rb") as f:
-            while chunk := f.read(objects.CHUNK):
-                staged.write(chunk)
-        staged.close()
-    except OSError as exc:
-        staged.discard()
-        raise ArtifactError(f"{role} file {str(source)!r} could not be read: {exc}") from exc
+    from .progress import ByteProgress
+
+    with ByteProgress(f"storing {source.name}", total=source.stat().st_size) as progress:
+        staged = objects.StagedObject(root, progress)
+        try:
+            with open(source, "rb") as f:
+                while chunk := f.read(objects.CHUNK):
+                    staged.write(chunk)
+            staged.close()
+        except OSError as exc:
+            staged.discard()
+            raise ArtifactError(
+                f"{role} file {str(source)!r} could not be read: {exc}"
+            ) from exc
     return Pending(role, path, staged, {"source": str(source)})
 
 
@@ -81,6 +98,51 @@ def stage_bytes(root: Path, role: str, data: bytes, path: str, **info: Any) -> P
         staged.discard()
         raise
     return Pending(role, path, staged, dict(info))
+
+
+class StoredObject:
+    """An object already in ``objects/``, standing in for a staged one: nothing to write."""
+
+    def __init__(self, digest: str, size: int) -> None:
+        self.digest = digest
+        self.size = size
+
+    def publish(self) -> str:
+        return self.digest
+
+    def discard(self) -> None:
+        pass
+
+
+def reuse(root: Path, role: str, path: str, fingerprint: str) -> Pending | None:
+    """A Pending for data stored before under the same fingerprint, or None.
+
+    The fingerprint map is a cache: when it is missing, unreadable, or points at an
+    object that is gone, the data is simply serialized again.
+    """
+    from . import _fs
+
+    try:
+        entry = _fs.read_json(layout.fingerprint_path(root, fingerprint))
+        digest = objects.split_ref(entry["hash"])[1]
+        size = layout.object_path(root, digest).stat().st_size
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+    if size != entry.get("size"):
+        return None
+    info = {k: entry[k] for k in ("serializer", "type") if k in entry}
+    return Pending(role, path, StoredObject(digest, size), {**info, "reused": True})  # type: ignore[arg-type]
+
+
+def remember(root: Path, fingerprint: str, entry: dict[str, Any]) -> None:
+    """Record which object holds the data with ``fingerprint`` (best effort: a cache)."""
+    from . import _fs
+
+    path = layout.fingerprint_path(root, fingerprint)
+    with contextlib.suppress(OSError):
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fields = ("hash", "size", "serializer", "type")
+        _fs.atomic_write_json(path, {k: entry[k] for k in fields if k in entry}, durable=False)
 
 
 def discard(pending: list[Pending]) -> None:

@@ -24,7 +24,7 @@ from typing import Any
 from . import layout, query
 from .errors import CorruptRecordError, LineageWarning
 
-FORMAT = 1
+FORMAT = 2
 BUSY_TIMEOUT_MS = 120_000
 RACY_SECONDS = 2.0  # a folder changed this recently may change again within its mtime tick
 KINDS = {"params": 1, "metrics": 2, "tags": 3}
@@ -39,9 +39,10 @@ CREATE TABLE IF NOT EXISTS experiments(
     rowid INTEGER PRIMARY KEY,
     set_number INTEGER NOT NULL, number INTEGER NOT NULL, set_name TEXT,
     id TEXT, name TEXT, description TEXT, status TEXT, model_version, data_version,
-    created TEXT, ended TEXT, duration, file_mtime INTEGER, file_size INTEGER,
-    record TEXT NOT NULL);
+    created TEXT, ended TEXT, duration, data_fingerprint TEXT,
+    file_mtime INTEGER, file_size INTEGER, record TEXT NOT NULL);
 CREATE INDEX IF NOT EXISTS experiments_set ON experiments(set_number, number);
+CREATE INDEX IF NOT EXISTS experiments_data ON experiments(data_fingerprint);
 CREATE TABLE IF NOT EXISTS fields(
     exp INTEGER NOT NULL, kind INTEGER NOT NULL, key TEXT NOT NULL, value,
     PRIMARY KEY(exp, kind, key)) WITHOUT ROWID;
@@ -53,6 +54,7 @@ TOP_COLUMNS = {
     "model_version": "e.model_version", "data_version": "e.data_version",
     "number": "e.number", "set": "e.set_number", "set_name": "e.set_name", "id": "e.id",
     "created": "e.created", "ended": "e.ended", "duration": "e.duration",
+    "data_fingerprint": "e.data_fingerprint",
 }
 
 
@@ -179,11 +181,13 @@ class Index:
         conn.execute(
             "INSERT OR REPLACE INTO experiments(rowid, set_number, number, set_name, id, name, "
             "description, status, model_version, data_version, created, ended, duration, "
-            "file_mtime, file_size, record) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+            "data_fingerprint, file_mtime, file_size, record) "
+            "VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
             (rid, s["number"], record["number"], s.get("name"), record.get("id"),
              record.get("name"), record.get("description"), record.get("status"),
              record.get("model_version"), record.get("data_version"), record.get("created"),
              record.get("ended"), record.get("duration"),
+             (record.get("data") or {}).get("fingerprint"),
              stat.st_mtime_ns if stat else 0, stat.st_size if stat else 0,
              json.dumps(slim(record), ensure_ascii=False, allow_nan=False)),
         )

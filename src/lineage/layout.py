@@ -26,6 +26,7 @@ MARKER = "lineage.json"
 INDEX = "index.sqlite"
 OBJECTS = "objects"
 STAGING = "tmp"  # inside objects/: partially written blobs, never listed
+FINGERPRINTS = "fingerprints"  # data fingerprint -> the object its data was stored as
 LOCK = ".lock"  # kernel advisory lock file at the registry root
 SET_PREFIX = "experiment_set_"
 EXPERIMENT_PREFIX = "experiment_"
@@ -81,6 +82,12 @@ def staging(root: Path) -> Path:
 def object_path(root: Path, digest: str) -> Path:
     """Where the blob with this hex digest lives: ``objects/ab/cdef…``."""
     return root / OBJECTS / digest[:2] / digest[2:]
+
+
+def fingerprint_path(root: Path, fingerprint: str) -> Path:
+    """``fingerprints/ab/cdef….json``: which object holds the data with this fingerprint."""
+    hexdigest = fingerprint.partition(":")[2] or fingerprint
+    return root / FINGERPRINTS / hexdigest[:2] / f"{hexdigest[2:]}.json"
 
 
 def set_dir(root: Path, number: int) -> Path:

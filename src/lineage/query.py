@@ -69,6 +69,7 @@ TOP_LEVEL_FIELDS: tuple[str, ...] = (
     "created",
     "ended",
     "duration",
+    "data_fingerprint",
 )
 _PREFIXES: dict[str, str] = {
     "params": "params",
@@ -792,6 +793,9 @@ def field_value(field: Field, record: Mapping[str, Any]) -> object:
                 return record.get(f"set_{want}")
             ok = isinstance(info, str) if want == "name" else not isinstance(info, str)
             return info if ok else None
+        if field.key == "data_fingerprint":
+            data = record.get("data")
+            return data.get("fingerprint") if isinstance(data, Mapping) else None
         return record.get(field.key)
     if field.kind == "params":
         section = record.get("hyperparameters")

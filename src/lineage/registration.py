@@ -57,10 +57,8 @@ def register(
                 arts.stage_object(root, "model", model, layout.ARTIFACTS["model"], "joblib")
             )
         if data is not None:
-            from .serializers import describe_data
-
-            data_summary = describe_data(data)
-            staged.append(arts.stage_object(root, "data", data, layout.ARTIFACTS["data"], "joblib"))
+            data_summary, pending = _stage_data(exp, root, data)
+            staged.append(pending)
         if exploration_file is not None:
             path = arts.exploration_path(exploration_file)
             staged.append(arts.stage_file(root, "exploration", exploration_file, path))
@@ -107,10 +105,73 @@ def register(
         raise
     if layout.artifact(exp._path, layout.METRICS).exists():
         entries.append(arts.manifest_entry_for_file("metrics", exp._path, layout.METRICS))
+    fingerprint = (data_summary or {}).get("fingerprint")
+    for entry in entries:
+        if fingerprint and entry["role"] == "data" and not entry.get("reused"):
+            arts.remember(root, fingerprint, entry)
     record_fields["artifacts"] = entries
     record_fields["step_metrics"] = {k: dict(v) for k, v in exp._step_summary.items()}
     exp._data_summary = data_summary
     exp._finish("registered", **record_fields)
+
+
+def _stage_data(exp: Experiment, root: Path, data: Any) -> tuple[dict[str, Any], arts.Pending]:
+    """Describe and fingerprint the data; reuse the stored object when the data was seen."""
+    from .fingerprint import fingerprint
+    from .serializers import describe_data
+
+    summary = describe_data(data)
+    path = layout.ARTIFACTS["data"]
+    fp = fingerprint(data)
+    pending = None
+    if fp is not None:
+        summary["fingerprint"] = fp
+        _check_data_version(exp, fp)
+        pending = arts.reuse(root, "data", path, fp)
+    if pending is None:
+        pending = arts.stage_object(root, "data", data, path, "joblib")
+    return summary, pending
+
+
+def _check_data_version(exp: Experiment, fingerprint: str) -> None:
+    """Warn when a data_version is reused for other data, or this data got a new version."""
+    version = exp._record.get("data_version")
+    if version is None:
+        return
+    from . import query
+
+    index = exp._registry.synced_index()
+    node = query.parse("status = 'registered' and data_version exists")
+    clash = query.Or((
+        query.Compare(query.Field("top", "data_version"), "=", version),
+        query.Compare(query.Field("top", "data_fingerprint"), "=", fingerprint),
+    ))
+    for other in index.search(query.And((node, clash)), limit=50):
+        other_fp = (other.get("data") or {}).get("fingerprint")
+        where = f"experiment {other['set']['number']}/{other['number']}"
+        if other["data_version"] == version and other_fp and other_fp != fingerprint:
+            message = (
+                f"data_version {version!r} was registered with different data by {where}; "
+                "give changed data a new data_version so versions can be trusted"
+            )
+        elif other["data_version"] != version and other_fp == fingerprint:
+            message = (
+                f"this data was registered as data_version {other['data_version']!r} by "
+                f"{where}; here it is called {version!r}"
+            )
+        else:
+            continue
+        _warn(exp, message)
+        return
+
+
+def _warn(exp: Experiment, message: str) -> None:
+    import warnings
+
+    from .errors import LineageWarning
+
+    exp._record["warnings"].append(message)
+    warnings.warn(message, LineageWarning, stacklevel=5)
 
 
 def _check_extra(extra: dict[str, Any]) -> list[tuple[str, Any]]:

@@ -1,0 +1,120 @@
+"""Artifacts that cost nothing twice: data stored once, reused by fingerprint, versions checked."""
+
+from __future__ import annotations
+
+import json
+import os
+import pty
+import subprocess
+import sys
+import textwrap
+
+import numpy as np
+import pandas as pd
+import pytest
+
+import lineage
+from lineage import Experiment, LineageWarning
+
+
+def objects(root):
+    return sorted(p for p in (root / "objects").rglob("*") if p.is_file() and "tmp" not in p.parts)
+
+
+def data_entry(exp):
+    record = json.loads((exp.path / "experiment.json").read_text())
+    return next(a for a in record["artifacts"] if a["role"] == "data"), record
+
+
+def test_the_same_data_is_stored_once_and_not_serialized_again(root):
+    X = np.random.default_rng(0).random((2000, 50))
+    first = Experiment(experiment_name="a", root=root).register(data=(X, X[:, 0]))
+    before = objects(root)
+    second = Experiment(experiment_name="b", root=root).register(data=(X.copy(), X[:, 0].copy()))
+    assert objects(root) == before  # zero new bytes
+    entry_1, record_1 = data_entry(first)
+    entry_2, record_2 = data_entry(second)
+    assert entry_2["reused"] is True and entry_2["hash"] == entry_1["hash"]
+    assert (first.path / "data" / "data.joblib").stat().st_ino == (
+        second.path / "data" / "data.joblib").stat().st_ino
+    assert record_1["data"]["fingerprint"] == record_2["data"]["fingerprint"]
+    loaded = lineage.load(1, 2, root=root).data
+    assert (loaded[0] == X).all()
+
+
+def test_different_data_is_stored_apart(root):
+    Experiment(experiment_name="a", root=root).register(data=np.zeros(10))
+    exp = Experiment(experiment_name="b", root=root).register(data=np.ones(10))
+    assert "reused" not in data_entry(exp)[0]
+
+
+def test_a_lost_fingerprint_map_only_costs_a_new_serialization(root):
+    df = pd.DataFrame({"a": range(100), "b": ["x"] * 100})
+    first = Experiment(experiment_name="a", root=root).register(data=df)
+    import shutil
+
+    shutil.rmtree(root / "fingerprints")
+    second = Experiment(experiment_name="b", root=root).register(data=df)
+    assert data_entry(second)[0]["hash"] == data_entry(first)[0]["hash"]
+    assert (lineage.load(1, 2, root=root).data == df).all().all()
+
+
+def test_the_record_holds_fingerprint_shapes_dtypes_and_rows(root):
+    df = pd.DataFrame({"price": [1.5, 2.5, 3.5], "city": ["a", "b", "c"]})
+    exp = Experiment(experiment_name="a", root=root).register(data=(df, np.arange(3)))
+    data = data_entry(exp)[1]["data"]
+    assert data["fingerprint"].startswith("blake3:")
+    assert data["items"][0]["shape"] == [3, 2]
+    assert data["items"][0]["columns"] == {"price": "float64", "city": str(df.dtypes["city"])}
+    assert data["items"][1] == {"type": "numpy.ndarray", "shape": [3], "rows": 3,
+                                "dtype": "int64"}
+
+
+def test_a_data_version_reused_for_other_data_warns(root):
+    Experiment(experiment_name="a", data_version="1.0", root=root).register(data=np.zeros(5))
+    exp = Experiment(experiment_name="b", data_version="1.0", root=root)
+    with pytest.warns(LineageWarning, match="data_version '1.0' was registered with different"):
+        exp.register(data=np.ones(5))
+    assert any("different data" in w for w in data_entry(exp)[1]["warnings"])
+
+
+def test_the_same_data_under_a_new_version_warns(root):
+    Experiment(experiment_name="a", data_version="1.0", root=root).register(data=np.zeros(5))
+    with pytest.warns(LineageWarning, match="registered as data_version '1.0'"):
+        Experiment(experiment_name="b", data_version="2.0", root=root).register(
+            data=np.zeros(5))
+
+
+def test_consistent_versions_do_not_warn(root):
+    Experiment(experiment_name="a", data_version="1.0", root=root).register(data=np.zeros(5))
+    Experiment(experiment_name="b", data_version="1.0", root=root).register(data=np.zeros(5))
+    Experiment(experiment_name="c", data_version="2.0", root=root).register(data=np.ones(5))
+
+
+def test_large_artifacts_show_progress_on_a_terminal_only(tmp_path):
+    code = textwrap.dedent(f"""
+        import numpy as np
+        from lineage import Experiment
+        Experiment(experiment_name="big", root={str(tmp_path / "r")!r}).register(
+            data=np.zeros(4_000_000))
+        print("done")
+    """)
+    env = {**os.environ, "LINEAGE_PROGRESS_BYTES": "1000000", "LINEAGE_CAPTURE_GIT": "0",
+           "COLUMNS": "100"}
+    pid, fd = pty.fork()
+    if pid == 0:  # the child runs with a real terminal on stdout and stderr
+        os.execve(sys.executable, [sys.executable, "-c", code], env)
+    output = b""
+    while True:
+        try:
+            chunk = os.read(fd, 4096)
+        except OSError:
+            break
+        if not chunk:
+            break
+        output += chunk
+    os.waitpid(pid, 0)
+    assert b"storing data" in output and b"done" in output
+    piped = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True,
+                           check=True)
+    assert piped.stderr == b"" and piped.stdout == b"done\n"
