@@ -118,3 +118,32 @@ def test_large_artifacts_show_progress_on_a_terminal_only(tmp_path):
     piped = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True,
                            check=True)
     assert piped.stderr == b"" and piped.stdout == b"done\n"
+
+
+def test_used_data_finds_every_experiment_on_the_same_data(root):
+    X = np.arange(100.0)
+    for name, data in [("a", X), ("b", np.ones(3)), ("c", X.copy())]:
+        Experiment(experiment_name=name, root=root).register(data=data)
+    expected = ["a", "c"]
+    assert [e.name for e in lineage.used_data(lineage.load(1, 1, root=root), root=root)] == expected
+    assert [e.name for e in lineage.used_data(X, root=root)] == expected
+    fingerprint = lineage.load(1, 3, root=root).record["data"]["fingerprint"]
+    assert [e.name for e in lineage.used_data(fingerprint, root=root)] == expected
+
+
+def test_used_data_of_an_experiment_without_data_says_why(root):
+    Experiment(experiment_name="no data", root=root).register()
+    with pytest.raises(lineage.ValidationError, match="no data fingerprint"):
+        lineage.used_data(lineage.load(root=root), root=root)
+
+
+def test_trace_maps_data_versions_to_model_versions(root):
+    for model, data_version, data in [("0.1", "d1", np.zeros(4)), ("0.2", "d1", np.zeros(4)),
+                                      ("0.3", "d2", np.ones(4))]:
+        Experiment(experiment_name=f"m{model}", model_version=model, data_version=data_version,
+                   root=root).register(data=data)
+    lineage_of = lineage.trace(1, 2, root=root)
+    assert [r["number"] for r in lineage_of["same_data"]] == [1, 2]
+    assert {v: [m["model_version"] for m in ms]
+            for v, ms in lineage_of["data_versions"].items()} == {"d1": ["0.1", "0.2"],
+                                                                  "d2": ["0.3"]}

@@ -20,6 +20,8 @@ from .api import (
     compare,
     load,
     search,
+    trace,
+    used_data,
 )
 from .errors import (
     AlreadyRegisteredError,
@@ -56,4 +58,6 @@ __all__ = [
     "compare",
     "load",
     "search",
+    "trace",
+    "used_data",
 ]

@@ -388,3 +388,73 @@ def alias_history(
     """Who held which alias when, oldest first (of one alias, or all)."""
     history = _open(root).aliases()["history"]
     return [h for h in history if name is None or h["alias"] == name]
+
+
+def used_data(
+    data: Any, *, root: str | os.PathLike[str] | None = None
+) -> Experiments:
+    """Every experiment that was trained on the same data, oldest first.
+
+    ``data`` is a fingerprint (``"blake3:…"``), an experiment (as ``load()`` or
+    ``Experiment`` give them), or the data itself (arrays, frames, tuples of them).
+
+    Example::
+
+        lineage.used_data(lineage.load(1, 3))   # what else trained on experiment 1/3's data
+    """
+    fingerprint = _fingerprint_of(data)
+    return search(where=f"data_fingerprint = '{fingerprint}'", root=root)
+
+
+def _fingerprint_of(data: Any) -> str:
+    if isinstance(data, str) and data.startswith("blake3:"):
+        return data
+    record = getattr(data, "_record", None)
+    if isinstance(record, dict):
+        fingerprint = (record.get("data") or {}).get("fingerprint")
+        if not fingerprint:
+            raise ValidationError(
+                f"experiment {record['set']['number']}/{record['number']} has no data "
+                "fingerprint (no data was registered, or of a type lineage cannot fingerprint)"
+            )
+        return str(fingerprint)
+    from .fingerprint import fingerprint as compute
+
+    found = compute(data)
+    if found is None:
+        raise ValidationError(
+            f"cannot fingerprint data of type {type(data).__name__}; pass a fingerprint "
+            "('blake3:…'), an experiment, or arrays / data frames / tuples of them"
+        )
+    return found
+
+
+def trace(
+    set: SetRef,  # noqa: A002
+    experiment: ExperimentRef = None,
+    *,
+    root: str | os.PathLike[str] | None = None,
+) -> dict[str, Any]:
+    """The lineage of an experiment's data: who else used the same data, and which model
+    versions of its set came from which data versions.
+
+    Returns ``{"experiment", "data", "same_data": [records], "data_versions":
+    {data_version: [{"model_version", "experiment", "fingerprint"}]}}``.
+    """
+    exp = load(set, experiment, root=root)
+    data = exp._record.get("data") or {}
+    same = used_data(exp, root=root).to_records() if data.get("fingerprint") else []
+    versions: dict[str, list[dict[str, Any]]] = {}
+    for other in search(exp.set_number, "status = 'registered'", root=root):
+        r = other._record
+        versions.setdefault(str(r.get("data_version")), []).append({
+            "model_version": r.get("model_version"),
+            "experiment": other.address,
+            "fingerprint": (r.get("data") or {}).get("fingerprint"),
+        })
+    return {
+        "experiment": {"address": exp.address, "id": exp.id, "name": exp.name},
+        "data": data,
+        "same_data": same,
+        "data_versions": versions,
+    }
