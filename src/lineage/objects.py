@@ -22,12 +22,24 @@ from ._fs import fsync_dir
 
 ALGORITHM = "blake3"
 CHUNK = 1024 * 1024
+PARALLEL_BYTES = 4 * 1024 * 1024  # writes this large hash on a second core while writing
+_pool: Any = None
 
 
 def _hasher() -> Any:
     from blake3 import blake3
 
     return blake3(max_threads=blake3.AUTO)
+
+
+def _hash_pool() -> Any:
+    """One worker thread that hashes while the caller's thread writes (both release the GIL)."""
+    global _pool
+    if _pool is None:
+        from concurrent.futures import ThreadPoolExecutor
+
+        _pool = ThreadPoolExecutor(1, thread_name_prefix="lineage-hash")
+    return _pool
 
 
 def hash_ref(hexdigest: str) -> str:
@@ -56,7 +68,9 @@ class StagedObject:
         self.path = Path(name)
         self._file: IO[bytes] = os.fdopen(fd, "wb")
         self._progress = progress
-        self._hash = _hasher()
+        from blake3 import blake3
+
+        self._hash = blake3()  # one thread: the other core is writing
         self.root = root
         self.size = 0
         self.digest = ""
@@ -67,8 +81,13 @@ class StagedObject:
         view = memoryview(data)
         if view.ndim != 1 or view.format != "B":
             view = view.cast("B")
-        self._file.write(view)
-        self._hash.update(view)
+        if view.nbytes >= PARALLEL_BYTES:
+            hashing = _hash_pool().submit(self._hash.update, view)
+            self._file.write(view)
+            hashing.result()
+        else:
+            self._file.write(view)
+            self._hash.update(view)
         self.size += view.nbytes
         if self._progress is not None:
             self._progress(view.nbytes)

@@ -1,0 +1,76 @@
+"""Storing large data: lineage against np.save, then the same data again.
+
+    python -m benchmarks.artifacts [--size-mb 1024] [--repeat 3]
+
+Prints seconds for np.save of the array (no fsync, as np.save does it), lineage's first
+register() of it (fingerprint, serialize, hash, fsync, link), and a second register() of
+the same data (fingerprint only), with the bytes each added on disk.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import statistics
+import tempfile
+import time
+from pathlib import Path
+
+
+def du(path: Path) -> int:
+    """Bytes on disk under ``path``, counting each hard-linked file once."""
+    seen, total = set(), 0
+    for p in path.rglob("*"):
+        st = p.lstat()
+        if p.is_file() and (st.st_dev, st.st_ino) not in seen:
+            seen.add((st.st_dev, st.st_ino))
+            total += st.st_blocks * 512
+    return total
+
+
+def main(argv: list[str] | None = None) -> None:
+    import numpy as np
+
+    from lineage import Experiment
+
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--size-mb", type=int, default=1024)
+    parser.add_argument("--repeat", type=int, default=3)
+    args = parser.parse_args(argv)
+    os.environ.setdefault("LINEAGE_CAPTURE_GIT", "0")
+    rng = np.random.default_rng(0)
+    array = rng.random(args.size_mb * 1024 * 1024 // 8)
+    save, first, again, first_bytes, again_bytes = [], [], [], [], []
+    with tempfile.TemporaryDirectory(dir=os.environ.get("BENCH_DIR", "/tmp")) as tmp:
+        work = Path(tmp)
+        for i in range(args.repeat):  # interleaved: np.save, register, register again
+            target = work / f"save{i}.npy"
+            start = time.perf_counter()
+            np.save(target, array)
+            save.append(time.perf_counter() - start)
+            target.unlink()
+
+            root = work / f"reg{i}" / ".lineage"
+            array[0] = i  # new data each round, so the first register is really first
+            start = time.perf_counter()
+            Experiment(experiment_name="first", root=root).register(data=array)
+            first.append(time.perf_counter() - start)
+            first_bytes.append(du(root))
+
+            start = time.perf_counter()
+            Experiment(experiment_name="again", root=root).register(data=array)
+            again.append(time.perf_counter() - start)
+            again_bytes.append(du(root) - first_bytes[-1])
+            shutil.rmtree(root.parent)
+    med = statistics.median
+    print(f"data: {array.nbytes / 2**20:,.0f} MiB float64 array, {args.repeat} rounds, medians")
+    print(f"np.save:                    {med(save):7.3f} s")
+    print(f"register (first time):      {med(first):7.3f} s  = {med(first) / med(save):.2f}x "
+          f"np.save, {med(first_bytes) / 2**20:,.0f} MiB on disk")
+    print(f"register (same data again): {med(again):7.3f} s  = {med(again) / med(first):.2f}x "
+          f"the first, {med(again_bytes) / 2**10:,.0f} KiB more on disk")
+
+
+if __name__ == "__main__":
+    main()
