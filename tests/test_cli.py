@@ -16,7 +16,7 @@ from click.testing import CliRunner, Result
 
 from lineage import Experiment
 from lineage import cli as cli_module
-from lineage.cli import cli
+from lineage.cli import choose, cli, output
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -353,7 +353,7 @@ def test_notes_prints_the_markdown_raw_when_piped(demo: Path):
 
 
 def test_notes_renders_markdown_on_a_terminal(demo: Path, monkeypatch: pytest.MonkeyPatch):
-    monkeypatch.setattr(cli_module, "_is_terminal", lambda: True)
+    monkeypatch.setattr(output, "is_terminal", lambda: True)
     out = run(demo, "notes", "1/2").output
     assert "rf deep" in out and "# rf deep" not in out  # the heading is rendered
     assert run(demo, "notes", "1/2", "--raw").output.startswith("# rf deep")
@@ -486,7 +486,7 @@ def test_root_option_and_environment_variable_both_find_the_registry(demo: Path)
 # -- output details -------------------------------------------------------------------------
 
 def test_tables_are_drawn_with_rich_on_a_terminal(demo: Path, monkeypatch: pytest.MonkeyPatch):
-    monkeypatch.setattr(cli_module, "_is_terminal", lambda: True)
+    monkeypatch.setattr(output, "is_terminal", lambda: True)
     monkeypatch.setenv("COLUMNS", "200")
     out = run(demo, "compare", "1").output
     assert "─" in out  # rich's rule under the header
@@ -494,9 +494,9 @@ def test_tables_are_drawn_with_rich_on_a_terminal(demo: Path, monkeypatch: pytes
 
 
 def test_json_never_holds_nan_and_tag_values_parse_as_json():
-    assert json.loads(cli_module._dumps({"x": float("nan"), "y": [float("inf")]})) == {
+    assert json.loads(output.dumps({"x": float("nan"), "y": [float("inf")]})) == {
         "x": None, "y": [None]}
-    assert [cli_module._tag_value(v) for v in ("3", "x", '"3"', "NaN", "1e999", "")] == [
+    assert [choose.tag_value(v) for v in ("3", "x", '"3"', "NaN", "1e999", "")] == [
         3, "x", "3", "NaN", "1e999", None]
 
 
