@@ -521,3 +521,21 @@ def test_exit_codes_follow_the_error_classes():
     assert cli_module.exit_code(errors.IntegrityError("x")) == 1
     assert cli_module.exit_code(errors.ValidationError("x")) == 1
     assert isinstance(cli, click.Group)
+
+
+def test_trace_lists_experiments_on_the_same_data_and_versions(root):
+    import numpy as np
+
+    from lineage import Experiment
+
+    for model, version, data in [("0.1", "d1", np.zeros(4)), ("0.2", "d1", np.zeros(4)),
+                                 ("0.3", "d2", np.ones(4))]:
+        Experiment(experiment_name=f"m{model}", model_version=model, data_version=version,
+                   root=root).register(data=data)
+    result = run(root, "trace", "1/2")
+    assert result.exit_code == 0, result.stderr
+    assert "1/1" in result.stdout and "m0.1" in result.stdout and "1/3" not in result.stdout.split(
+        "Model versions")[0]
+    assert "0.1 (1/1), 0.2 (1/2)" in result.stdout
+    data = json.loads(run(root, "trace", "1/3", "--json").stdout)
+    assert [r["number"] for r in data["same_data"]] == [3]

@@ -40,7 +40,7 @@ import click
 
 from .. import __version__
 from ..errors import LineageError, LineageWarning, NotFoundError, QueryError, RegistryError
-from . import choose, inspect, listing, maintain
+from . import choose, inspect, listing, maintain, trace
 from .output import style_err
 
 EXIT_ERROR = 1
@@ -137,6 +137,7 @@ cli.add_command(choose.best_command)
 cli.add_command(choose.alias_command)
 cli.add_command(choose.tag_command)
 cli.add_command(maintain.reindex_command)
+cli.add_command(trace.trace_command)
 
 
 def main(argv: Sequence[str] | None = None) -> None:
