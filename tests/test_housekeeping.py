@@ -292,3 +292,55 @@ def test_du_counts_shared_data_once(two, trained):
     assert 0 < total["disk_bytes"] < total["logical_bytes"] + 1024 * 1024
     assert usage["problems"] == []
     json.dumps(usage)
+
+
+# -- lineage gc, lineage du -----------------------------------------------------------------------
+
+
+def lineage(*args: str, root: Path, input: str | None = None):
+    from click.testing import CliRunner
+
+    from lineage.cli import cli
+
+    return CliRunner().invoke(cli, [*args, "--root", str(root)], input=input,
+                              env={"NO_COLOR": "1"}, catch_exceptions=False)
+
+
+def test_cli_gc_shows_asks_and_removes(two):
+    orphan, _ = objects.store_bytes(two, b"orphan")
+    path = layout.object_path(two, orphan)
+    shown = f"objects/{orphan[:2]}/{orphan[2:]}"
+
+    result = lineage("gc", "--dry-run", root=two)
+    assert result.exit_code == 0 and shown in result.output and "nothing removed" in result.output
+    assert path.exists()
+
+    result = lineage("gc", root=two, input="n\n")
+    assert result.exit_code == 0 and "Remove these 1 item(s)" in result.output
+    assert "Nothing removed." in result.output and path.exists()
+
+    result = lineage("gc", root=two, input="y\n")
+    assert result.exit_code == 0 and "Removed 1 item(s)" in result.output
+    assert not path.exists()
+    assert lineage("gc", root=two).output.strip() == "Nothing to remove."
+
+
+def test_cli_gc_json_and_options(two):
+    orphan, _ = objects.store_bytes(two, b"orphan")
+    assert lineage("gc", "--json", root=two).exit_code == 2  # it cannot ask
+    assert lineage("gc", "--older-than", "7", root=two).exit_code == 2  # no unit
+    plan = json.loads(lineage("gc", "--dry-run", "--json", root=two).output)
+    assert plan["dry_run"] is True and [i["kind"] for i in plan["items"]] == ["object"]
+    done = json.loads(lineage("gc", "--yes", "--json", "--older-than", "1h", root=two).output)
+    assert done["older_than"] == 3600 and len(done["removed"]) == 1
+    assert not layout.object_path(two, orphan).exists()
+
+
+def test_cli_du(two):
+    result = lineage("du", root=two)
+    assert result.exit_code == 0
+    assert result.output.splitlines()[0].split() == [
+        "set", "name", "experiments", "files", "logical", "unique", "saved"]
+    assert "registry on disk:" in result.output
+    usage = json.loads(lineage("du", "--json", root=two).output)
+    assert usage["sets"][0]["unique_bytes"] < usage["sets"][0]["logical_bytes"]

@@ -397,3 +397,81 @@ def test_a_full_disk_leaves_nothing_half_written(tmp_path, monkeypatch, what):
         # the space is back: the same registry takes a smaller artifact afterwards
         Experiment(experiment_name="after", root=root).register(data=big[:1000])
         assert integrity.verify(reg).ok
+
+
+# -- lineage verify -------------------------------------------------------------------------------
+
+
+def lineage(*args: str, root: Path, input: str | None = None):
+    from click.testing import CliRunner
+
+    from lineage.cli import cli
+
+    return CliRunner().invoke(cli, [*args, "--root", str(root)], input=input,
+                              env={"NO_COLOR": "1"}, catch_exceptions=False)
+
+
+def test_cli_verify_exits_0_with_one_ok_line(registered):
+    result = lineage("verify", root=registered)
+    assert result.exit_code == 0, result.output
+    lines = result.output.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("OK: registry of ")
+    assert lineage("verify", "1", "--quick", root=registered).exit_code == 0
+    assert "experiment 1/1" in lineage("verify", "forest/latest", root=registered).output
+
+
+def test_cli_verify_exits_1_with_a_table_of_problems(registered):
+    (registered / MODEL).unlink()
+    (exp_dir(registered) / "stray.txt").write_text("x")
+    result = lineage("verify", root=registered)
+    assert result.exit_code == 1
+    rows = {line.split()[0]: line for line in result.output.splitlines()[1:-1]}
+    assert set(rows) == {"missing", "unlisted"}
+    assert "experiment_set_1/experiment_1/model/model.joblib" in rows["missing"]
+    assert result.output.strip().splitlines()[-1].startswith("2 problems: ")
+    data = json.loads(lineage("verify", "1/1", "--json", root=registered).output)
+    assert data["ok"] is False and {p["kind"] for p in data["problems"]} == {
+        "missing", "unlisted"}
+    assert lineage("verify", "1/1", "--json", root=registered).exit_code == 1
+
+
+def test_cli_verify_quick_misses_a_same_size_edit_but_not_a_truncation(registered):
+    data = registered / DATA
+    as_user_would(data)
+    with open(data, "r+b") as f:
+        f.seek(100)
+        f.write(b"\0" * 8 if f.read(8) != b"\0" * 8 else b"\1" * 8)
+    assert lineage("verify", "--quick", root=registered).exit_code == 0
+    assert lineage("verify", root=registered).exit_code == 1
+    with open(data, "r+b") as f:
+        f.truncate(100)
+    result = lineage("verify", "--quick", root=registered)
+    assert result.exit_code == 1 and "truncated" in result.output
+
+
+def test_cli_verify_of_a_missing_scope_is_not_found(registered):
+    result = lineage("verify", "1/7", root=registered)
+    assert result.exit_code == 3
+
+
+def test_cli_verify_draws_its_progress_bar_on_a_terminal(registered):
+    """stderr on a pseudo-terminal, the threshold at 0: the rich bar runs, stdout stays data."""
+    import pty
+
+    leader, follower = pty.openpty()
+    try:
+        env = {**os.environ, "LINEAGE_PROGRESS_BYTES": "0", "NO_COLOR": "1"}
+        done = subprocess.run([sys.executable, "-m", "lineage", "verify", "--root",
+                               str(registered)], stdout=subprocess.PIPE, stderr=follower,
+                              env=env, timeout=60, text=True)
+        os.set_blocking(leader, False)
+        drawn = b""
+        with contextlib.suppress(OSError):
+            while chunk := os.read(leader, 65536):
+                drawn += chunk
+    finally:
+        os.close(follower)
+        os.close(leader)
+    assert done.returncode == 0
+    assert done.stdout.startswith("OK: ")
+    assert b"verifying" in drawn

@@ -107,13 +107,16 @@ class Report:
 
     def summary(self) -> str:
         mode = "sizes checked" if self.quick else f"{self.hashed_bytes:,} bytes hashed"
-        head = (
-            f"{self.scope} of {self.root}: {self.experiments} experiments, {self.files} files, "
-            f"{self.objects} objects, {mode}"
+        counts = ", ".join(
+            f"{n:,} {word}{'' if n == 1 else 's'}"
+            for n, word in ((self.experiments, "experiment"), (self.files, "file"),
+                            (self.objects, "object"))
         )
+        head = f"{self.scope} of {self.root}: {counts}, {mode}"
         if self.ok:
             return f"OK: {head}"
-        return f"{len(self.problems)} problems: {head}"
+        n = len(self.problems)
+        return f"{n:,} problem{'' if n == 1 else 's'}: {head}"
 
     def raise_for_problems(self) -> None:
         """Raise :class:`IntegrityError` listing the problems, if there are any."""
@@ -269,6 +272,8 @@ class _Verifier:
                 self.check_experiment(set_number, number)
         self.hash_all()
         self.compare()
+        order = {kind: i for i, kind in enumerate(KINDS)}
+        self.report.problems.sort(key=lambda p: (str(p.path), order.get(p.kind, len(order))))
         return self.report
 
     def check_registry_files(self) -> list[int]:

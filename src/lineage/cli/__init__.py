@@ -40,7 +40,7 @@ import click
 
 from .. import __version__
 from ..errors import LineageError, LineageWarning, NotFoundError, QueryError, RegistryError
-from . import choose, inspect, listing, maintain, trace
+from . import choose, inspect, listing, maintain, storage, trace
 from .output import style_err
 
 EXIT_ERROR = 1
@@ -138,6 +138,9 @@ cli.add_command(choose.alias_command)
 cli.add_command(choose.tag_command)
 cli.add_command(maintain.reindex_command)
 cli.add_command(trace.trace_command)
+cli.add_command(storage.verify_command)
+cli.add_command(storage.gc_command)
+cli.add_command(storage.du_command)
 
 
 def main(argv: Sequence[str] | None = None) -> None:
