@@ -347,8 +347,15 @@ def compile_search(
     order_by: Sequence[tuple[query.Field, bool]],
     limit: int | None,
     set_number: int | None,
+    *,
+    columns: str = "e.record",
+    offset: int | None = None,
 ) -> tuple[str, list[Any]]:
-    """The SELECT for a search: one LEFT JOIN on ``fields`` per params/metrics/tags key used."""
+    """The SELECT for a search: one LEFT JOIN on ``fields`` per params/metrics/tags key used.
+
+    ``columns`` is what each row gives (``"e.rowid"`` to use the search as a subquery);
+    ``offset`` skips that many rows (with ``limit``, one page of a listing).
+    """
     joins: dict[query.Field, str] = {}
 
     def column(field: query.Field) -> str:
@@ -369,7 +376,7 @@ def compile_search(
         col = column(field)
         order.append(f"({col} IS NULL), {col}{' DESC' if descending else ''}")
     order.append("e.set_number, e.number")
-    sql = "SELECT e.record FROM experiments e"
+    sql = f"SELECT {columns} FROM experiments e"
     for field, alias in joins.items():
         sql += (
             f" LEFT JOIN fields {alias} ON {alias}.exp = e.rowid AND {alias}.kind = "
@@ -378,8 +385,10 @@ def compile_search(
     if conditions:
         sql += " WHERE " + " AND ".join(conditions)
     sql += " ORDER BY " + ", ".join(order)
-    if limit is not None:
-        sql += f" LIMIT {int(limit)}"
+    if limit is not None or offset:
+        sql += f" LIMIT {int(limit) if limit is not None else -1}"
+    if offset:
+        sql += f" OFFSET {int(offset)}"
     return sql, params
 
 
