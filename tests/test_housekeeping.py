@@ -249,12 +249,18 @@ def test_a_folder_without_record_is_removed_past_the_age_with_read_only_files(tw
     (folder / "model" / "model.joblib").write_bytes(b"half registered")
     os.chmod(folder / "model" / "model.joblib", 0o444)
     os.chmod(folder / "model", 0o555)  # even a read-only folder
-    assert not housekeeping.gc(reg).experiments  # young: may be starting right now
-    assert any("no record yet" in k for k in housekeeping.gc(reg).kept)
+    orphan, _ = objects.store_bytes(two, b"orphan")
+    plan = housekeeping.gc(reg, older_than=0)
+    assert not plan.items  # seconds old: may be a run starting up, so objects wait too
+    assert any("no record yet" in k for k in plan.kept)
+    age(folder, 3600)  # an hour without a record: abandoned, objects go, the folder waits
+    plan = housekeeping.gc(reg)
+    assert [i.kind for i in plan.items] == ["object"]
+    assert any("has no experiment.json" in k for k in plan.kept)
     age(folder, 8 * DAY)
     plan = housekeeping.gc(reg, dry_run=False)
     assert [(i.address, i.reason.split(",")[0]) for i in plan.removed] == [
-        (f"1/{number}", "no experiment.json")]
+        (f"1/{number}", "no experiment.json"), (None, "referenced by no experiment's manifest")]
     assert not folder.exists() and not plan.errors
 
 

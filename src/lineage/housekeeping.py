@@ -4,8 +4,9 @@ gc removes, after showing them (``dry_run`` is the default):
 
 - objects in ``objects/`` that no experiment's manifest references, read from the JSON records
   (the source of truth), never from the index. A record that cannot be read might reference
-  anything, so one corrupt record makes gc keep every object; so does a running experiment,
-  whose ``register()`` may be about to link an object it found already stored;
+  anything, so one corrupt record makes gc keep every object; so does a running experiment
+  (or a folder without a record, minutes old: a run starting up), whose ``register()`` may be
+  about to link an object it found already stored;
 - staging files in ``objects/tmp`` older than a minute that no process holds locked (a writer
   holds a kernel lock on its staging file until it is published or the process dies);
 - experiments that crashed while running (their process is gone), and experiment folders
@@ -33,11 +34,12 @@ from typing import Any, NamedTuple
 
 from . import _fs, layout, objects
 from .errors import CorruptRecordError, ExperimentNotFoundError, LineageWarning, ValidationError
-from .registry import Registry
+from .registry import STALE_HEARTBEAT, Registry
 
 DAY = 86400.0
 DEFAULT_OLDER_THAN = 7 * DAY
 STAGING_GRACE = 60.0  # seconds: a staging file younger than this may be about to be locked
+STARTING = STALE_HEARTBEAT  # seconds a folder without a record may be a run starting up
 
 _HEX = re.compile(r"[0-9a-f]{64}")
 _UNITS = {"s": 1.0, "m": 60.0, "h": 3600.0, "d": DAY, "w": 7 * DAY}
@@ -183,14 +185,21 @@ def _references(registry: Registry, out: Plan, older_than: float, now: float) ->
             try:
                 record = registry.read_record(set_number, number)
             except ExperimentNotFoundError:
+                # a run writes its record right after claiming its folder: one without a
+                # record for minutes was abandoned (its process died before the first write)
                 age = now - _last_write(path)
-                if age > older_than:
+                if age > older_than and age > STARTING:
                     out.experiments.append(Item(
                         "experiment", path, _folder_size(path),
                         f"no experiment.json, last written {format_age(age)} ago", address,
                     ))
-                else:
+                elif age <= STARTING:
                     running.append(f"{address} (no record yet)")
+                else:
+                    out.kept.append(
+                        f"experiment folder {address} has no experiment.json, last written "
+                        f"{format_age(age)} ago, younger than {format_age(older_than)}: kept"
+                    )
                 continue
             except CorruptRecordError as exc:
                 unknown.append(f"{exc.path}: {exc.reason}")

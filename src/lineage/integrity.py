@@ -33,6 +33,7 @@ from .errors import (
     ExperimentNotFoundError,
     IntegrityError,
     SetNotFoundError,
+    ValidationError,
 )
 from .registry import Registry
 
@@ -84,7 +85,11 @@ class Problem(NamedTuple):
 
 @dataclass
 class Report:
-    """What :func:`verify` checked and every problem it found (``ok`` when none)."""
+    """What :func:`verify` checked and every problem it found (``ok`` when none).
+
+    It iterates over and counts its problems like a list of them (so an OK report is
+    falsy, as an empty list is): test ``report.ok``.
+    """
 
     root: Path
     quick: bool
@@ -257,7 +262,7 @@ class _Verifier:
         registry = self.registry
         if set_ref is None:
             if experiment_ref is not None:
-                raise ValueError("an experiment needs its set: verify(set, experiment)")
+                raise ValidationError("an experiment needs its set: verify(set, experiment)")
             for set_number in self.check_registry_files():
                 self.check_set(set_number)
             self.scan_objects()
