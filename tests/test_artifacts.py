@@ -147,3 +147,129 @@ def test_trace_maps_data_versions_to_model_versions(root):
     assert {v: [m["model_version"] for m in ms]
             for v, ms in lineage_of["data_versions"].items()} == {"d1": ["0.1", "0.2"],
                                                                   "d2": ["0.3"]}
+
+
+# -- the reuse cache respects the serializer -----------------------------------------------------
+
+
+def test_fingerprint_reuse_respects_the_serializer(root):
+    X = np.random.default_rng(3).random((500, 4))
+    y = np.arange(500)
+    plain = Experiment(experiment_name="joblib", root=root).register(data=(X, y))
+    safe = Experiment(experiment_name="npz", root=root).register(data=(X, y), safe=True)
+    entry_plain, entry_safe = data_entry(plain)[0], data_entry(safe)[0]
+    # a safe registration never reuses the joblib object of the same data
+    assert entry_safe["serializer"] == "npz" and "reused" not in entry_safe
+    assert entry_safe["hash"] != entry_plain["hash"]
+    assert data_entry(plain)[1]["data"]["fingerprint"] == data_entry(safe)[1]["data"]["fingerprint"]
+
+    safe_again = Experiment(experiment_name="npz again", root=root).register(
+        data=(X.copy(), y.copy()), safe=True)
+    plain_again = Experiment(experiment_name="joblib again", root=root).register(
+        data=(X.copy(), y.copy()))
+    again_safe, again_plain = data_entry(safe_again)[0], data_entry(plain_again)[0]
+    assert again_safe["reused"] is True and again_safe["hash"] == entry_safe["hash"]
+    assert again_safe["path"] == "data/data.npz"
+    assert again_safe["container"] == {"kind": "tuple", "keys": ["arr_0", "arr_1"]}
+    assert again_plain["reused"] is True and again_plain["hash"] == entry_plain["hash"]
+    assert again_plain["serializer"] == "joblib" and again_plain["path"] == "data/data.joblib"
+
+    for number in (1, 2, 3, 4):
+        loaded = lineage.load(1, number, root=root).data
+        assert type(loaded) is tuple and (loaded[0] == X).all() and (loaded[1] == y).all()
+    assert len(list((root / "fingerprints").rglob("*.json"))) == 2
+
+
+def test_a_fingerprint_entry_of_another_serializer_is_never_reused(root):
+    X = np.arange(50.0)
+    first = Experiment(experiment_name="a", root=root).register(data=X)
+    digest = data_entry(first)[0]["hash"].partition(":")[2]
+    fp = data_entry(first)[1]["data"]["fingerprint"].partition(":")[2]
+    # a cache entry under the npy name that points at the joblib object (hand-made, or written
+    # by an older lineage) must not make a safe registration link a joblib file
+    npy_entry = root / "fingerprints" / fp[:2] / f"{fp[2:]}.npy.json"
+    joblib_entry = json.loads((root / "fingerprints" / fp[:2] / f"{fp[2:]}.json").read_text())
+    npy_entry.write_text(json.dumps(joblib_entry))
+    second = Experiment(experiment_name="b", root=root).register(data=X, safe=True)
+    entry = data_entry(second)[0]
+    assert entry["serializer"] == "npy" and "reused" not in entry
+    assert entry["hash"].partition(":")[2] != digest
+    assert (lineage.load(1, 2, root=root).data == X).all()
+
+
+# -- folders as extra artifacts ------------------------------------------------------------------
+
+
+def data_entry_record(exp):
+    return json.loads((exp.path / "experiment.json").read_text())
+
+
+def make_folder(base):
+    folder = base / "tokenizer"
+    (folder / "merges" / "deep").mkdir(parents=True)
+    (folder / "vocab.txt").write_text("a\nb\n")
+    (folder / ".config").write_text("{}")
+    (folder / "merges" / "part1.txt").write_text("ab\n")
+    (folder / "merges" / "deep" / "part2.bin").write_bytes(bytes(range(256)))
+    return folder
+
+
+def test_a_folder_artifact_stores_every_file_under_it(root, tmp_path):
+    folder = make_folder(tmp_path)
+    exp = Experiment(experiment_name="folder", root=root).register(
+        artifacts={"tokenizer": folder})
+    entries = [e for e in data_entry_record(exp)["artifacts"] if e["role"] == "artifact"]
+    assert [e["path"] for e in entries] == [
+        "artifacts/tokenizer/.config",
+        "artifacts/tokenizer/merges/deep/part2.bin",
+        "artifacts/tokenizer/merges/part1.txt",
+        "artifacts/tokenizer/vocab.txt",
+    ]
+    for e in entries:
+        source = folder / e["path"].removeprefix("artifacts/tokenizer/")
+        stored = exp.path / e["path"]
+        assert stored.read_bytes() == source.read_bytes()
+        assert e["size"] == source.stat().st_size and e["source"] == str(source)
+    loaded = lineage.load(root=root)
+    path = loaded.artifact_path("artifacts/tokenizer/merges/deep/part2.bin")
+    assert path.read_bytes() == bytes(range(256))
+
+
+
+@pytest.mark.parametrize("link", ["file", "folder", "outside"])
+def test_a_symlink_inside_a_folder_artifact_is_refused_before_anything_is_written(
+    root, tmp_path, link
+):
+    folder = make_folder(tmp_path)
+    secret = tmp_path / "secret.txt"
+    secret.write_text("not for the registry")
+    if link == "file":
+        os.symlink(folder / "vocab.txt", folder / "merges" / "vocab-link.txt")
+    elif link == "folder":
+        os.symlink(folder / "merges", folder / "merges-link")
+    else:
+        os.symlink(secret, folder / "merges" / "deep" / "leak.txt")
+    exp = Experiment(experiment_name="links", root=root)
+    with pytest.raises(lineage.ArtifactError, match="symbolic link") as info:
+        exp.register(data=np.zeros(3), artifacts={"tokenizer": folder})
+    assert "never followed" in str(info.value)
+    assert data_entry_record(exp)["status"] == "running"
+    assert sorted(p.name for p in exp.path.iterdir()) == ["experiment.json"]
+    assert not [p for p in (root / "objects").rglob("*") if p.is_file()]
+
+
+def test_an_empty_folder_artifact_is_refused(root, tmp_path):
+    (tmp_path / "empty" / "nested").mkdir(parents=True)
+    exp = Experiment(experiment_name="empty", root=root)
+    with pytest.raises(lineage.ArtifactError, match="holds no files"):
+        exp.register(artifacts={"nothing": tmp_path / "empty"})
+    assert data_entry_record(exp)["status"] == "running"
+
+
+def test_a_special_file_inside_a_folder_artifact_is_refused(root, tmp_path):
+    folder = make_folder(tmp_path)
+    os.mkfifo(folder / "pipe")
+    exp = Experiment(experiment_name="fifo", root=root)
+    with pytest.raises(lineage.ArtifactError, match="neither a regular file nor a folder"):
+        exp.register(artifacts={"tokenizer": folder})
+    assert sorted(p.name for p in exp.path.iterdir()) == ["experiment.json"]

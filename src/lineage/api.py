@@ -30,8 +30,11 @@ ExperimentRef = int | str | None
 class LoadedExperiment:
     """A stored experiment: its record, metrics and notes; model, data and results on demand.
 
-    ``model``, ``data`` and ``results`` are read with joblib or pickle, which can run code:
-    load experiments only from registries you trust. Nothing else here unpickles anything.
+    ``model``, ``data`` and ``results`` are read back as their manifest entry says. joblib
+    and pickle (the defaults) can run code: load those only from registries you trust.
+    Artifacts registered with ``safe=True`` (skops, npy, npz, parquet, json) and PyTorch
+    state dicts (read with ``weights_only=True``) never run code. Nothing else here reads
+    any of them.
     """
 
     def __init__(self, registry: Registry, record: dict[str, Any], *, full: bool = True) -> None:
@@ -165,26 +168,40 @@ class LoadedExperiment:
             pass
         return curves
 
-    def _load(self, role: str) -> Any:
+    def _load(self, role: str, trusted: Sequence[str] | None = None) -> Any:
         entry = self._entry(role)
-        return serializers.load(
-            layout.artifact(self.path, entry["path"]), entry.get("serializer", "joblib"),
-            entry.get("type"),
-        )
+        return serializers.load(layout.artifact(self.path, entry["path"]), entry, trusted=trusted)
 
     @cached_property
     def model(self) -> Any:
-        """The registered model (trusted registries only: unpickles)."""
+        """The registered model, loaded on first access.
+
+        joblib (the default) unpickles: trusted registries only. A PyTorch model is its state
+        dict: build the module and call ``module.load_state_dict(exp.model)``. A skops model
+        holding types skops does not trust by default raises; see :meth:`load_model`.
+        """
         return self._load("model")
+
+    def load_model(self, trusted: Sequence[str] | None = None) -> Any:
+        """The registered model, with ``trusted`` types allowed in a skops file.
+
+        skops refuses types it does not trust by default (a tree's node storage, a custom
+        estimator); the error of ``exp.model`` lists them. After reviewing them, load with
+        ``exp.load_model(trusted=["sklearn.tree._tree.Tree"])``. ``exp.model`` then returns
+        the same object.
+        """
+        model = self._load("model", trusted)
+        self.__dict__["model"] = model
+        return model
 
     @cached_property
     def data(self) -> Any:
-        """The registered data set (trusted registries only: unpickles)."""
+        """The registered data set (joblib unpickles: trusted registries only)."""
         return self._load("data")
 
     @cached_property
     def results(self) -> Any:
-        """The registered results object (trusted registries only: unpickles)."""
+        """The registered results object (pickle: trusted registries only)."""
         return self._load("results")
 
 

@@ -48,7 +48,10 @@ def exploration_path(source: Path) -> str:
     return f"{layout.ARTIFACTS['exploration'].split('/')[0]}/{source.name}"
 
 
-def stage_object(root: Path, role: str, obj: Any, path: str, serializer: str) -> Pending:
+def stage_object(
+    root: Path, role: str, obj: Any, path: str, serializer: serializers.Serializer
+) -> Pending:
+    """Serialize ``obj`` straight into a staging file (no second copy in memory)."""
     from .progress import ByteProgress
 
     with ByteProgress(f"storing {role}", total=_nbytes(obj)) as progress:
@@ -64,20 +67,25 @@ def stage_object(root: Path, role: str, obj: Any, path: str, serializer: str) ->
 
 def _nbytes(obj: Any) -> int | None:
     """The in-memory size of arrays (or tuples of them), to size a progress bar."""
-    if isinstance(obj, (tuple, list)):
-        sizes = [_nbytes(o) for o in obj]
+    if isinstance(obj, (tuple, list, dict)):
+        sizes = [_nbytes(o) for o in (obj.values() if isinstance(obj, dict) else obj)]
         return sum(s for s in sizes if s) or None
     nbytes = getattr(obj, "nbytes", None)
     return nbytes if isinstance(nbytes, int) else None
 
 
-def stage_file(root: Path, role: str, source: Path, path: str) -> Pending:
+def stage_file(
+    root: Path, role: str, source: Path, path: str, *, follow_symlinks: bool = True,
+    **info: Any,
+) -> Pending:
+    """Copy a file's bytes into a staging file; ``follow_symlinks=False`` refuses a link."""
     from .progress import ByteProgress
 
+    flags = os.O_RDONLY | (0 if follow_symlinks else getattr(os, "O_NOFOLLOW", 0))
     with ByteProgress(f"storing {source.name}", total=source.stat().st_size) as progress:
         staged = objects.StagedObject(root, progress)
         try:
-            with open(source, "rb") as f:
+            with open(os.open(source, flags), "rb") as f:
                 while chunk := f.read(objects.CHUNK):
                     staged.write(chunk)
             staged.close()
@@ -86,7 +94,61 @@ def stage_file(root: Path, role: str, source: Path, path: str) -> Pending:
             raise ArtifactError(
                 f"{role} file {str(source)!r} could not be read: {exc}"
             ) from exc
-    return Pending(role, path, staged, {"source": str(source)})
+    return Pending(role, path, staged, {"source": str(source), **info})
+
+
+def folder_files(source: Path, label: str) -> list[tuple[Path, str]]:
+    """Every regular file under ``source`` with its ``/``-separated path inside it, sorted.
+
+    Raises:
+        ArtifactError: the folder holds a symbolic link (never followed: it could point out
+        of the folder), a special file, an unreadable file or folder, or no file at all.
+    """
+    found: list[tuple[Path, str]] = []
+    pending = [(source, "")]
+    while pending:
+        folder, prefix = pending.pop()
+        try:
+            with os.scandir(folder) as it:
+                entries = sorted(it, key=lambda e: e.name)
+        except OSError as exc:
+            raise ArtifactError(
+                f"{label} folder {str(folder)!r} cannot be listed: {exc.strerror or exc}"
+            ) from exc
+        for entry in entries:
+            rel = f"{prefix}{entry.name}"
+            try:
+                rel.encode("utf-8")
+            except UnicodeEncodeError:
+                raise ArtifactError(
+                    f"{label} folder {str(source)!r} holds a file whose name is not valid "
+                    f"UTF-8 ({rel!r}); rename it"
+                ) from None
+            if entry.is_symlink():
+                raise ArtifactError(
+                    f"{label} folder {str(source)!r} holds a symbolic link, {rel!r}; links "
+                    "are never followed (they can point out of the folder): replace it by "
+                    "the file it points to, or remove it"
+                )
+            if entry.is_dir(follow_symlinks=False):
+                pending.append((Path(entry.path), f"{rel}/"))
+            elif entry.is_file(follow_symlinks=False):
+                if not os.access(entry.path, os.R_OK):
+                    raise ArtifactError(
+                        f"{label} file {rel!r} in {str(source)!r} cannot be read (permissions)"
+                    )
+                found.append((Path(entry.path), rel))
+            else:
+                raise ArtifactError(
+                    f"{label} folder {str(source)!r} holds {rel!r}, which is neither a "
+                    "regular file nor a folder (a pipe, socket or device); remove it"
+                )
+    if not found:
+        raise ArtifactError(
+            f"{label} folder {str(source)!r} holds no files; pass a folder with the files "
+            "to store, or leave it out"
+        )
+    return sorted(found, key=lambda item: item[1])
 
 
 def stage_bytes(root: Path, role: str, data: bytes, path: str, **info: Any) -> Pending:
@@ -114,23 +176,35 @@ class StoredObject:
         pass
 
 
-def reuse(root: Path, role: str, path: str, fingerprint: str) -> Pending | None:
-    """A Pending for data stored before under the same fingerprint, or None.
+#: The fields of a data manifest entry kept in the fingerprint map, to rebuild it on reuse.
+REMEMBERED = ("hash", "size", "serializer", "type", "container")
 
-    The fingerprint map is a cache: when it is missing, unreadable, or points at an
-    object that is gone, the data is simply serialized again.
+
+def reuse(
+    root: Path, role: str, path: str, fingerprint: str, serializer: str, type_: str
+) -> Pending | None:
+    """A Pending for data stored before under the same fingerprint *and serializer*, or None.
+
+    The same data stored as joblib and as npz (``safe=True``) are two objects: each
+    registration reuses only the one its own serializer wrote. The fingerprint map is a
+    cache: when it is missing, unreadable, or points at an object that is gone, the data is
+    simply serialized again.
     """
     from . import _fs
 
     try:
-        entry = _fs.read_json(layout.fingerprint_path(root, fingerprint))
+        entry = _fs.read_json(layout.fingerprint_path(root, fingerprint, serializer))
         digest = objects.split_ref(entry["hash"])[1]
         size = layout.object_path(root, digest).stat().st_size
-    except (OSError, ValueError, KeyError, TypeError):
+    except (OSError, ValueError, KeyError, TypeError, AttributeError):
         return None
-    if size != entry.get("size"):
+    if (
+        size != entry.get("size")
+        or entry.get("serializer", "joblib") != serializer
+        or entry.get("type", type_) != type_
+    ):
         return None
-    info = {k: entry[k] for k in ("serializer", "type") if k in entry}
+    info = {k: entry[k] for k in REMEMBERED[2:] if k in entry}
     return Pending(role, path, StoredObject(digest, size), {**info, "reused": True})  # type: ignore[arg-type]
 
 
@@ -138,11 +212,11 @@ def remember(root: Path, fingerprint: str, entry: dict[str, Any]) -> None:
     """Record which object holds the data with ``fingerprint`` (best effort: a cache)."""
     from . import _fs
 
-    path = layout.fingerprint_path(root, fingerprint)
+    path = layout.fingerprint_path(root, fingerprint, entry.get("serializer", "joblib"))
     with contextlib.suppress(OSError):
         path.parent.mkdir(parents=True, exist_ok=True)
-        fields = ("hash", "size", "serializer", "type")
-        _fs.atomic_write_json(path, {k: entry[k] for k in fields if k in entry}, durable=False)
+        remembered = {k: entry[k] for k in REMEMBERED if k in entry}
+        _fs.atomic_write_json(path, remembered, durable=False)
 
 
 def discard(pending: list[Pending]) -> None:

@@ -272,13 +272,29 @@ class Experiment:
         releasenotes: str | os.PathLike[str] | None = None,
         results: Any = None,
         artifacts: dict[str, Any] | None = None,
+        *,
+        safe: bool = False,
     ) -> Experiment:
         """Store the artifacts and mark the experiment registered (immutable from then on).
 
+        ``model`` and ``data`` are stored with joblib, ``results`` and extra objects with
+        pickle (the seed's ``model/model.joblib``, ``data/data.joblib``,
+        ``results/results.pickle``); a ``torch.nn.Module`` model as its state dict
+        (``model/model.pt``). ``artifacts={"name": path}`` stores a file, or every file of a
+        folder, under ``artifacts/name``. Without ``exploration``, inside Jupyter the running
+        notebook is kept.
+
+        ``safe=True`` stores only formats that cannot run code when loaded, for registries
+        that are shared: skops for scikit-learn models, npy / npz for arrays, parquet for
+        data frames, JSON for results and small values. Objects without such a format raise
+        before anything is written.
+
         Raises:
             AlreadyRegisteredError: register() was already called.
-            ArtifactError: an exploration or artifact path that is missing or unreadable.
-            SerializationError: an object that cannot be stored, by type.
+            ArtifactError: an exploration or artifact path that is missing or unreadable, or
+                an artifact folder holding a symbolic link or no file.
+            SerializationError: an object that cannot be stored, by type (with ``safe=True``:
+                one without a safe format, or whose library is not installed).
         """
         from . import registration
 
@@ -291,6 +307,7 @@ class Experiment:
             releasenotes=releasenotes,
             results=results,
             extra=artifacts,
+            safe=safe,
         )
         return self
 

@@ -11,6 +11,7 @@ No other module builds registry paths by hand: they ask this one. See docs/forma
         └── experiment_M/
             ├── experiment.json       the commit point
             ├── data/data.joblib      model/model.joblib, results/results.pickle, …
+            │                         (or data.npy/.npz/.parquet, model.skops/.pt, …)
             ├── metrics/metrics.jsonl step metrics, one JSON object a line
             └── provenance/           entry script source, uncommitted git diff
 """
@@ -84,10 +85,16 @@ def object_path(root: Path, digest: str) -> Path:
     return root / OBJECTS / digest[:2] / digest[2:]
 
 
-def fingerprint_path(root: Path, fingerprint: str) -> Path:
-    """``fingerprints/ab/cdef….json``: which object holds the data with this fingerprint."""
+def fingerprint_path(root: Path, fingerprint: str, serializer: str = "joblib") -> Path:
+    """Which object holds the data with this fingerprint, stored with this serializer.
+
+    ``fingerprints/ab/cdef….json`` for joblib (the default, and the name before other
+    serializers existed), ``fingerprints/ab/cdef….npz.json`` for the others: the same data
+    stored as joblib and as npz are two different objects.
+    """
     hexdigest = fingerprint.partition(":")[2] or fingerprint
-    return root / FINGERPRINTS / hexdigest[:2] / f"{hexdigest[2:]}.json"
+    kind = "" if serializer == "joblib" else f".{serializer}"
+    return root / FINGERPRINTS / hexdigest[:2] / f"{hexdigest[2:]}{kind}.json"
 
 
 def set_dir(root: Path, number: int) -> Path:
@@ -124,8 +131,21 @@ def script_copy(name: str) -> str:
     return f"{PROVENANCE_DIR}/{name}"
 
 
+def standard_artifact(role: str, suffix: str) -> str:
+    """Manifest path of a standard artifact stored with a serializer's file suffix:
+    ``("model", "joblib")`` gives the seed's ``model/model.joblib``, ``("model", "pt")``
+    ``model/model.pt``, ``("results", "value.json")`` ``results/results.value.json``."""
+    folder = ARTIFACTS[role].split("/")[0]
+    return f"{folder}/{folder}.{suffix}"
+
+
 def extra_artifact(name: str) -> str:
     return f"{EXTRA_DIR}/{name}"
+
+
+def extra_artifact_file(name: str, relpath: str) -> str:
+    """A file of a folder given as ``artifacts={name: folder}``: ``artifacts/<name>/<relpath>``."""
+    return f"{EXTRA_DIR}/{name}/{relpath}"
 
 
 def set_number(name: str) -> int | None:

@@ -13,7 +13,7 @@ import os
 import sys
 import threading
 from collections.abc import Iterable
-from typing import Any
+from typing import Any, NamedTuple
 
 from lineage import env
 
@@ -26,6 +26,9 @@ MAX_SCRIPT_BYTES = 16 * 1024 * 1024
 
 GitResult = tuple[dict[str, Any] | None, bytes | None, list[str]]
 ScriptResult = tuple[dict[str, Any] | None, bytes | None, list[str]]
+
+#: The warning of a kernel whose notebook file is not announced.
+NOTEBOOK_PATH_UNKNOWN = "notebook: path unknown; register it as `exploration` to keep it"
 
 _lock = threading.Lock()
 _static: dict[str, Any] | None = None
@@ -249,7 +252,7 @@ def _capture_script() -> ScriptResult:
         "argv": argv,
     }
     if notebook is None:
-        return info, None, ["notebook: path unknown; register it as `exploration` to keep it"]
+        return info, None, [NOTEBOOK_PATH_UNKNOWN]
     return info, None, []
 
 
@@ -267,6 +270,96 @@ def _notebook_path(main: Any) -> str | None:
                 value = os.path.abspath(value)
             return _text(value)
     return None
+
+
+class RunningNotebook(NamedTuple):
+    """The notebook running this Jupyter kernel: its file, or its executed cells as one."""
+
+    path: str | None  # the notebook file, when announced and found on disk
+    cells: bytes | None  # else an nbformat 4 notebook of the executed cells (UTF-8 JSON)
+    warning: str | None  # why the cells were stored instead of the file
+
+
+def running_notebook() -> RunningNotebook | None:
+    """Inside a Jupyter kernel, the notebook to keep as ``exploration``; None elsewhere.
+
+    The notebook file when the kernel announces it (VS Code, Jupyter Server's
+    ``JPY_SESSION_NAME``) and it exists; otherwise a notebook rebuilt from the cells the
+    kernel executed so far (IPython's input history, in order; nothing is executed). Never
+    raises: provenance must not stop a run.
+    """
+    shell = _kernel_shell()
+    if shell is None:
+        return None
+    try:
+        info, _, _ = script_info()
+        path = (info or {}).get("path")
+        if path and os.path.isfile(path):
+            return RunningNotebook(path, None, None)
+        cells = _executed_cells(shell)
+        why = f"{path} does not exist" if path else "the kernel did not announce its path"
+        warning = (
+            f"exploration: the notebook file could not be found ({why}); the {len(cells)} "
+            "executed cell(s) were stored instead as exploration/notebook.ipynb (code only, "
+            "no outputs)"
+        )
+        return RunningNotebook(None, _notebook_json(cells), _text(warning))
+    except Exception:  # an unusual shell: keep nothing rather than fail the run
+        return None
+
+
+def _kernel_shell() -> Any:
+    """The IPython shell of a Jupyter kernel (not terminal IPython), or None."""
+    if "ipykernel" not in sys.modules:
+        return None
+    ipython = sys.modules.get("IPython")
+    get_ipython = getattr(ipython, "get_ipython", None)
+    try:
+        shell = get_ipython() if callable(get_ipython) else None
+    except Exception:
+        return None
+    if shell is None or getattr(shell, "kernel", None) is None:
+        return None
+    return shell
+
+
+def _executed_cells(shell: Any) -> list[tuple[int, str]]:
+    """(execution count, source) of every non-empty cell the kernel ran, in order."""
+    history = getattr(getattr(shell, "history_manager", None), "input_hist_raw", None)
+    if not history:
+        history = shell.user_ns.get("In") or []
+    return [
+        (count, source)
+        for count, source in enumerate(history)
+        if count > 0 and isinstance(source, str) and source.strip()
+    ]
+
+
+def _notebook_json(cells: list[tuple[int, str]]) -> bytes:
+    """A valid nbformat 4.5 notebook of code cells, without outputs."""
+    import json
+
+    v = sys.version_info
+    notebook = {
+        "cells": [
+            {
+                "cell_type": "code",
+                "execution_count": count,
+                "id": f"cell-{count}",
+                "metadata": {},
+                "outputs": [],
+                "source": _text(source).splitlines(keepends=True),
+            }
+            for count, source in cells
+        ],
+        "metadata": {
+            "language_info": {"name": "python", "version": f"{v.major}.{v.minor}.{v.micro}"},
+            "lineage": {"captured": "executed cells"},
+        },
+        "nbformat": 4,
+        "nbformat_minor": 5,
+    }
+    return (json.dumps(notebook, indent=1, ensure_ascii=False) + "\n").encode("utf-8")
 
 
 # -- git ------------------------------------------------------------------------------------

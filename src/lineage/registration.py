@@ -13,8 +13,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from . import artifacts as arts
-from . import layout, provenance, releasenotes, results, validation
-from .errors import ArtifactError
+from . import layout, provenance, releasenotes, results, serializers, validation
+from .errors import ArtifactError, ValidationError
 
 if TYPE_CHECKING:
     from .experiment import Experiment
@@ -29,8 +29,11 @@ def register(
     releasenotes: str | os.PathLike[str] | None,
     results: Any,
     extra: dict[str, Any] | None,
+    safe: bool = False,
 ) -> None:
-    # 1. Check input; nothing is written yet.
+    # 1. Check input and choose every serializer; nothing is written yet.
+    if not isinstance(safe, bool):
+        raise ValidationError(f"safe must be True or False, not {safe!r}")
     tags = validation.mapping(exp.tags, "tags")
     exploration_file = (
         arts.check_readable_file(exploration, "exploration") if exploration is not None else None
@@ -44,7 +47,12 @@ def register(
         raise ArtifactError(
             f"releasenotes must be Markdown text or a path, not {type(releasenotes).__name__}"
         )
-    extra_items = _check_extra(extra or {})
+    model_as = serializers.choose(model, "model", safe=safe) if model is not None else None
+    data_as = serializers.choose(data, "data", safe=safe) if data is not None else None
+    results_as = (
+        serializers.choose(results, "results", safe=safe) if results is not None else None
+    )
+    extra_items = _check_extra(extra or {}, safe)
     parsed = _results_summary(results)
 
     # 2. Stage every artifact in private files; a failure discards them all.
@@ -52,20 +60,20 @@ def register(
     staged: list[arts.Pending] = []
     data_summary: dict[str, Any] | None = None  # kept on exp only once registered
     try:
-        if model is not None:
-            staged.append(
-                arts.stage_object(root, "model", model, layout.ARTIFACTS["model"], "joblib")
-            )
-        if data is not None:
-            data_summary, pending = _stage_data(exp, root, data)
+        if model_as is not None:
+            path = _standard_path("model", model_as)
+            staged.append(arts.stage_object(root, "model", model, path, model_as))
+        if data_as is not None:
+            data_summary, pending = _stage_data(exp, root, data, data_as)
             staged.append(pending)
         if exploration_file is not None:
             path = arts.exploration_path(exploration_file)
             staged.append(arts.stage_file(root, "exploration", exploration_file, path))
-        if results is not None:
-            staged.append(
-                arts.stage_object(root, "results", results, layout.ARTIFACTS["results"], "pickle")
-            )
+        elif exploration is None:
+            staged.extend(_running_notebook(exp, root))
+        if results_as is not None:
+            path = _standard_path("results", results_as)
+            staged.append(arts.stage_object(root, "results", results, path, results_as))
             if parsed is not None:
                 staged.append(
                     arts.stage_bytes(
@@ -73,12 +81,18 @@ def register(
                         serializer="json",
                     )
                 )
-        for name, value in extra_items:
+        for name, value, how in extra_items:
             target = layout.extra_artifact(name)
-            if isinstance(value, (str, os.PathLike)):
+            if isinstance(how, serializers.Serializer):
+                staged.append(arts.stage_object(root, "artifact", value, target, how))
+            elif how is None:
                 staged.append(arts.stage_file(root, "artifact", Path(value), target))
-            else:
-                staged.append(arts.stage_object(root, "artifact", value, target, "pickle"))
+            else:  # a folder: every file under it, never following a link
+                for source, rel in how:
+                    staged.append(arts.stage_file(
+                        root, "artifact", source, layout.extra_artifact_file(name, rel),
+                        follow_symlinks=False,
+                    ))
 
         exp._flush(record=False)
         snapshot_provenance = _provenance(exp, root, staged)
@@ -115,22 +129,62 @@ def register(
     exp._finish("registered", **record_fields)
 
 
-def _stage_data(exp: Experiment, root: Path, data: Any) -> tuple[dict[str, Any], arts.Pending]:
-    """Describe and fingerprint the data; reuse the stored object when the data was seen."""
-    from .fingerprint import fingerprint
-    from .serializers import describe_data
+def _standard_path(role: str, serializer: serializers.Serializer) -> str:
+    """``model/model.joblib``, ``model/model.pt``, ``data/data.npz``…: the role's file."""
+    return layout.standard_artifact(role, serializers.artifact_suffix(serializer, role))
 
-    summary = describe_data(data)
-    path = layout.ARTIFACTS["data"]
+
+def _stage_data(
+    exp: Experiment, root: Path, data: Any, serializer: serializers.Serializer
+) -> tuple[dict[str, Any], arts.Pending]:
+    """Describe and fingerprint the data; reuse the object stored for the same data with the
+    same serializer, when there is one."""
+    from .fingerprint import fingerprint
+
+    summary = serializers.describe_data(data)
+    path = _standard_path("data", serializer)
     fp = fingerprint(data)
     pending = None
     if fp is not None:
         summary["fingerprint"] = fp
         _check_data_version(exp, fp)
-        pending = arts.reuse(root, "data", path, fp)
+        pending = arts.reuse(
+            root, "data", path, fp, serializer.name, serializers.type_name(data)
+        )
     if pending is None:
-        pending = arts.stage_object(root, "data", data, path, "joblib")
+        pending = arts.stage_object(root, "data", data, path, serializer)
     return summary, pending
+
+
+def _running_notebook(exp: Experiment, root: Path) -> list[arts.Pending]:
+    """In a Jupyter kernel, the running notebook as ``exploration/notebook.ipynb``: its file,
+    or (when the file is unknown or gone) the cells the kernel executed. Never fails the run."""
+    notebook = provenance.running_notebook()
+    if notebook is None:
+        return []
+    path = layout.ARTIFACTS["exploration"]
+    if notebook.path is not None:
+        try:
+            pending = arts.stage_file(
+                root, "exploration", Path(notebook.path), path, captured="notebook file"
+            )
+        except (ArtifactError, OSError) as exc:
+            _note(exp, f"exploration: the running notebook could not be copied: {exc}")
+            return []
+        return [pending]
+    assert notebook.cells is not None
+    pending = arts.stage_bytes(
+        root, "exploration", notebook.cells, path, captured="executed cells"
+    )
+    if notebook.warning:
+        _note(exp, notebook.warning)
+    return [pending]
+
+
+def _note(exp: Experiment, message: str) -> None:
+    """A warning kept in the record only (capture problems never interrupt the user)."""
+    if message not in exp._record["warnings"]:
+        exp._record["warnings"].append(message)
 
 
 def _check_data_version(exp: Experiment, fingerprint: str) -> None:
@@ -174,19 +228,32 @@ def _warn(exp: Experiment, message: str) -> None:
     warnings.warn(message, LineageWarning, stacklevel=5)
 
 
-def _check_extra(extra: dict[str, Any]) -> list[tuple[str, Any]]:
+ExtraItem = tuple[str, Any, "serializers.Serializer | list[tuple[Path, str]] | None"]
+
+
+def _check_extra(extra: dict[str, Any], safe: bool) -> list[ExtraItem]:
+    """``(name, value, how)``: how is the serializer of an object, the files of a folder,
+    or None for a single file."""
     if not isinstance(extra, dict):
         raise ArtifactError(f"artifacts must be a dict of name -> path or object, not {extra!r}")
-    items = []
+    items: list[ExtraItem] = []
     for name, value in extra.items():
         validation.name(name, "artifact name")
         if "/" in name or "\\" in name or name in (".", "..") or name.startswith("."):
             raise ArtifactError(
                 f"artifact name {name!r} must be a plain file name (no slashes, not hidden)"
             )
+        label = f"artifact {name!r}"
         if isinstance(value, (str, os.PathLike)):
-            arts.check_readable_file(value, f"artifact {name!r}")
-        items.append((name, value))
+            path = Path(value).expanduser()
+            if path.is_dir():
+                items.append((name, value, arts.folder_files(path, label)))
+                continue
+            arts.check_readable_file(value, label)
+            items.append((name, value, None))
+        else:
+            items.append((name, value, serializers.choose(value, "artifact", safe=safe,
+                                                          label=label)))
     return items
 
 
@@ -208,6 +275,9 @@ def _provenance(exp: Experiment, root: Path, staged: list[arts.Pending]) -> dict
     info: dict[str, Any] = dict(provenance.static_info())
     info["packages"] = provenance.packages()
     script, source, script_warnings = provenance.script_info()
+    if any(p.info.get("captured") == "executed cells" for p in staged):
+        # the notebook's cells were kept instead (its own warning says so)
+        script_warnings = [w for w in script_warnings if w != provenance.NOTEBOOK_PATH_UNKNOWN]
     warnings += script_warnings
     if script is not None and source is not None:
         target = layout.script_copy(script["name"])
