@@ -350,3 +350,18 @@ def test_cli_du(two):
     assert "registry on disk:" in result.output
     usage = json.loads(lineage("du", "--json", root=two).output)
     assert usage["sets"][0]["unique_bytes"] < usage["sets"][0]["logical_bytes"]
+
+
+def test_public_functions_take_root(two):
+    import lineage
+
+    orphan, _ = objects.store_bytes(two, b"orphan")
+    report = lineage.verify(root=two)
+    assert report.ok and report.experiments == 2
+    assert lineage.verify(1, 2, quick=True, root=two).scope == "experiment 1/2"
+    plan = lineage.gc(root=two)
+    assert plan.dry_run and [i.kind for i in plan.items] == ["object"]
+    assert layout.object_path(two, orphan).exists()
+    assert lineage.gc(older_than=0, dry_run=False, root=two).removed
+    assert not layout.object_path(two, orphan).exists()
+    assert lineage.du(root=two)["total"]["saved_bytes"] > 0

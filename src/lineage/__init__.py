@@ -18,10 +18,13 @@ from .api import (
     aliases,
     best,
     compare,
+    du,
+    gc,
     load,
     search,
     trace,
     used_data,
+    verify,
 )
 from .errors import (
     AlreadyRegisteredError,
@@ -56,8 +59,11 @@ __all__ = [
     "aliases",
     "best",
     "compare",
+    "du",
+    "gc",
     "load",
     "search",
     "trace",
     "used_data",
+    "verify",
 ]

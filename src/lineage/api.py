@@ -22,6 +22,8 @@ from .registry import Registry
 
 if TYPE_CHECKING:
     from .comparison import Comparison
+    from .housekeeping import Plan
+    from .integrity import Report
 
 SetRef = int | str | None
 ExperimentRef = int | str | None
@@ -475,3 +477,46 @@ def trace(
         "same_data": same,
         "data_versions": versions,
     }
+
+
+def verify(
+    set: SetRef = None,  # noqa: A002
+    experiment: ExperimentRef = None,
+    *,
+    quick: bool = False,
+    root: str | os.PathLike[str] | None = None,
+) -> Report:
+    """Check stored files against their records: the registry, a set, or one experiment.
+
+    Re-hashes every artifact (``quick``: presence and sizes only) and reports missing,
+    truncated, changed and unlisted files, objects missing or corrupt in the store, corrupt
+    records, symlinks and special files. Test ``report.ok``; ``report.problems`` lists
+    ``(kind, path, expected, actual, message)``; ``report.raise_for_problems()`` raises
+    IntegrityError. See ``lineage verify`` (docs/cli.md).
+    """
+    from . import integrity
+
+    return integrity.verify(_open(root), set, experiment, quick=quick)
+
+
+def gc(
+    *,
+    older_than: float = 7 * 86400.0,
+    dry_run: bool = True,
+    root: str | os.PathLike[str] | None = None,
+) -> Plan:
+    """Remove objects no manifest references, abandoned staging files, and experiments that
+    crashed more than ``older_than`` seconds ago. A dry run (the default) only plans:
+    ``plan.items`` says what would go and ``plan.kept`` what is kept and why.
+    """
+    from . import housekeeping
+
+    return housekeeping.gc(_open(root), older_than=older_than, dry_run=dry_run)
+
+
+def du(*, root: str | os.PathLike[str] | None = None) -> dict[str, Any]:
+    """Bytes per set and in all: ``logical`` (what manifests list), ``unique`` (each object
+    once), ``saved`` by deduplication, and the registry's size on disk."""
+    from . import housekeeping
+
+    return housekeeping.du(_open(root))
