@@ -13,7 +13,6 @@ import os
 import random
 import signal
 import subprocess
-import sys
 import threading
 import time
 from collections import Counter
@@ -23,6 +22,7 @@ from typing import Any
 
 import pytest
 
+from helpers import spawn, verify_artifacts
 from lineage import Experiment, layout, objects
 from lineage.errors import (
     AlreadyRegisteredError,
@@ -33,38 +33,6 @@ from lineage.errors import (
 from lineage.registry import Registry
 
 # -- helpers ----------------------------------------------------------------------------------
-
-
-def child_env() -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("LINEAGE_")}
-    env["LINEAGE_CAPTURE_GIT"] = "0"
-    env["OPENBLAS_NUM_THREADS"] = "1"
-    env["OMP_NUM_THREADS"] = "1"
-    env["PYTHONDONTWRITEBYTECODE"] = "1"
-    return env
-
-
-def spawn(script: str, *args: object, cwd: Path) -> subprocess.Popen[str]:
-    return subprocess.Popen(
-        [sys.executable, "-c", script, *map(str, args)],
-        stdin=subprocess.PIPE,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        cwd=cwd,
-        env=child_env(),
-    )
-
-
-def verify_artifacts(exp_path: Path, record: dict) -> None:
-    """Every artifact of the manifest exists with its recorded size and blake3 hash."""
-    for entry in record["artifacts"]:
-        file = layout.artifact(exp_path, entry["path"])
-        assert file.is_file(), f"{file} is in the manifest of a registered record but missing"
-        assert file.stat().st_size == entry["size"], f"{file} has another size than recorded"
-        algorithm, digest = objects.split_ref(entry["hash"])
-        assert algorithm == "blake3"
-        assert objects.hash_file(file) == digest, f"{file} does not match its recorded hash"
 
 
 def snapshot(root: Path) -> dict[str, Any]:

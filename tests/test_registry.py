@@ -10,15 +10,14 @@ import json
 import os
 import random
 import signal
-import subprocess
-import sys
 import time
 import uuid
 from pathlib import Path
 
 import pytest
 
-from lineage import Experiment, _fs, layout, objects
+from helpers import finish, spawn, verify_artifacts
+from lineage import Experiment, _fs, layout
 from lineage.errors import (
     CorruptRecordError,
     ExperimentNotFoundError,
@@ -30,51 +29,6 @@ from lineage.errors import (
 from lineage.registry import Registry, find_root
 
 # -- helpers ----------------------------------------------------------------------------------
-
-
-def child_env() -> dict[str, str]:
-    """The environment of a child process: no LINEAGE_* from outside, no git capture."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith("LINEAGE_")}
-    env["LINEAGE_CAPTURE_GIT"] = "0"
-    env["OPENBLAS_NUM_THREADS"] = "1"
-    env["PYTHONDONTWRITEBYTECODE"] = "1"
-    return env
-
-
-def spawn(script: str, *args: object, cwd: Path) -> subprocess.Popen[str]:
-    return subprocess.Popen(
-        [sys.executable, "-c", script, *map(str, args)],
-        stdin=subprocess.PIPE,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        cwd=cwd,
-        env=child_env(),
-    )
-
-
-def finish(proc: subprocess.Popen[str], timeout: float = 120) -> str:
-    """Wait for a child and return its stdout; fail with its stderr when it did not exit 0."""
-    try:
-        out, err = proc.communicate(timeout=timeout)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        out, err = proc.communicate()
-        pytest.fail(f"child {proc.pid} timed out:\n{err}")
-    assert proc.returncode == 0, f"child {proc.pid} exited {proc.returncode}:\n{err}"
-    return out
-
-
-def verify_artifacts(exp_path: Path, record: dict) -> None:
-    """Every artifact of the manifest exists with its recorded size and blake3 hash."""
-    for entry in record["artifacts"]:
-        assert {"role", "path", "size", "hash"} <= entry.keys(), entry
-        file = layout.artifact(exp_path, entry["path"])
-        assert file.is_file(), f"{file} listed in the manifest but missing"
-        assert file.stat().st_size == entry["size"], file
-        algorithm, digest = objects.split_ref(entry["hash"])
-        assert algorithm == "blake3"
-        assert objects.hash_file(file) == digest, f"{file} does not match its recorded hash"
 
 
 def temp_leftovers(root: Path) -> list[Path]:

@@ -18,6 +18,7 @@ from .errors import (
     MetricNotFoundError,
     ValidationError,
 )
+from .record import RecordIdentity
 from .registry import Registry
 
 if TYPE_CHECKING:
@@ -29,7 +30,7 @@ SetRef = int | str | None
 ExperimentRef = int | str | None
 
 
-class LoadedExperiment:
+class LoadedExperiment(RecordIdentity):
     """A stored experiment: its record, metrics and notes; model, data and results on demand.
 
     ``model``, ``data`` and ``results`` are read back as their manifest entry says. joblib
@@ -67,31 +68,6 @@ class LoadedExperiment:
         from .display import experiments_html
 
         return experiments_html([self._record], [self.status])
-
-    @property
-    def id(self) -> str:
-        return str(self._record["id"])
-
-    @property
-    def number(self) -> int:
-        return int(self._record["number"])
-
-    @property
-    def set_number(self) -> int:
-        return int(self._record["set"]["number"])
-
-    @property
-    def address(self) -> str:
-        """``SET/EXP`` as the CLI takes it, e.g. ``1/3``."""
-        return f"{self.set_number}/{self.number}"
-
-    @property
-    def name(self) -> str:
-        return str(self._record["name"])
-
-    @property
-    def description(self) -> str:
-        return str(self._record.get("description") or "")
 
     @property
     def status(self) -> str:

@@ -24,6 +24,7 @@ from typing import Any
 
 from . import _fs, env, layout, provenance, releasenotes, validation
 from .errors import AlreadyRegisteredError, InvalidMetricError, StateError
+from .record import RecordIdentity
 from .registry import Registry, new_id, now
 
 _isfinite = __import__("math").isfinite
@@ -31,7 +32,7 @@ _time = time.time
 _GIT_WAIT = 15.0
 
 
-class Experiment:
+class Experiment(RecordIdentity):
     """One tracked training run.
 
     Example::
@@ -124,23 +125,6 @@ class Experiment:
         _flusher.add(self)
 
     # -- what it is ------------------------------------------------------------------------
-
-    @property
-    def id(self) -> str:
-        """Stable UUID: survives copying the registry; numbers are local to one registry."""
-        return str(self._record["id"])
-
-    @property
-    def number(self) -> int:
-        return int(self._record["number"])
-
-    @property
-    def set_number(self) -> int:
-        return int(self._record["set"]["number"])
-
-    @property
-    def name(self) -> str:
-        return str(self._record["name"])
 
     @property
     def path(self) -> Path:
