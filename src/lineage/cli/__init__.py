@@ -40,7 +40,7 @@ import click
 
 from .. import __version__
 from ..errors import LineageError, LineageWarning, NotFoundError, QueryError, RegistryError
-from . import choose, inspect, listing, maintain, storage, trace
+from . import choose, inspect, listing, maintain, storage, trace, ui
 from .output import style_err
 
 EXIT_ERROR = 1
@@ -141,6 +141,7 @@ cli.add_command(trace.trace_command)
 cli.add_command(storage.verify_command)
 cli.add_command(storage.gc_command)
 cli.add_command(storage.du_command)
+cli.add_command(ui.ui_command)
 
 
 def main(argv: Sequence[str] | None = None) -> None:
