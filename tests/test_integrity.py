@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 
 from lineage import Experiment, integrity, layout, objects
-from lineage.errors import ExperimentNotFoundError, IntegrityError, LineageError
+from lineage.errors import ExperimentNotFoundError, IntegrityError, LineageError, StorageError
 from lineage.registry import Registry
 
 # -- helpers ----------------------------------------------------------------------------------
@@ -385,6 +385,7 @@ def test_a_full_disk_leaves_nothing_half_written(tmp_path, monkeypatch, what):
         chain = _chain(caught.value)
         assert any(getattr(e, "errno", None) == errno.ENOSPC for e in chain), chain
         assert "No space left on device" in str(caught.value)
+        assert isinstance(caught.value, StorageError)  # not "cannot be serialized"
         reg = Registry.open(root)
         assert reg.read_record(1, 2)["status"] == "failed"
         assert reg.read_record(1, 2)["artifacts"] == []

@@ -35,6 +35,7 @@ from .errors import (
     NotFoundError,
     QueryError,
     SerializationError,
+    StorageError,
     ValidationError,
 )
 from .experiment import Experiment
@@ -53,6 +54,7 @@ __all__ = [
     "NotFoundError",
     "QueryError",
     "SerializationError",
+    "StorageError",
     "ValidationError",
     "alias",
     "alias_history",

@@ -87,13 +87,16 @@ def stage_file(
         try:
             with open(os.open(source, flags), "rb") as f:
                 while chunk := f.read(objects.CHUNK):
-                    staged.write(chunk)
+                    staged.write(chunk)  # a failed write raises StorageError, not OSError
             staged.close()
         except OSError as exc:
             staged.discard()
             raise ArtifactError(
                 f"{role} file {str(source)!r} could not be read: {exc}"
             ) from exc
+        except BaseException:
+            staged.discard()
+            raise
     return Pending(role, path, staged, {"source": str(source), **info})
 
 

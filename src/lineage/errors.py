@@ -14,6 +14,7 @@ Every error says what was wrong and how to fix it, and is raised before anything
     │   └── MetricNotFoundError    (also ValidationError) no experiment has that metric
     ├── ArtifactError              an artifact path that is missing or unreadable
     ├── SerializationError         an object that cannot be stored (names its type)
+    ├── StorageError               the registry's disk refused a write (full, read-only, I/O)
     ├── StateError                 an operation the experiment's state forbids
     │   └── AlreadyRegisteredError register() twice, or changing a registered record
     ├── RegistryError              the registry on disk cannot be read as expected
@@ -77,6 +78,10 @@ class ArtifactError(LineageError):
 
 class SerializationError(LineageError):
     """An object lineage does not know how to turn into bytes."""
+
+
+class StorageError(LineageError):
+    """Writing into the registry failed: the disk is full, read-only, or failing."""
 
 
 class StateError(LineageError):

@@ -23,7 +23,7 @@ from types import TracebackType
 from typing import Any
 
 from . import _fs, env, layout, provenance, releasenotes, validation
-from .errors import AlreadyRegisteredError, InvalidMetricError, StateError
+from .errors import AlreadyRegisteredError, InvalidMetricError, LineageError, StateError
 from .record import RecordIdentity
 from .registry import Registry, new_id, now
 
@@ -469,9 +469,7 @@ class _Flusher:
             previous = sys.excepthook
 
             def hook(t: type[BaseException], e: BaseException, tb: TracebackType | None) -> None:
-                for exp in list(self._open):
-                    if exp._record["status"] == "running":
-                        exp._fail(t, e, tb, "an uncaught exception ended the process")
+                self._fail_all((t, e, tb), "an uncaught exception ended the process")
                 previous(t, e, tb)
 
             sys.excepthook = hook
@@ -489,9 +487,16 @@ class _Flusher:
                     exp._record["warnings"].append(f"metrics flush failed: {exc}")
 
     def _at_exit(self) -> None:
+        self._fail_all((None, None, None), "the process exited before register() was called")
+
+    def _fail_all(self, exc_info: tuple[Any, Any, Any], reason: str) -> None:
+        """Mark every open experiment failed; one whose registry is gone is skipped."""
         for exp in list(self._open):
             if exp._record["status"] == "running":
-                exp._fail(None, None, None, "the process exited before register() was called")
+                try:
+                    exp._fail(*exc_info, reason)
+                except (OSError, LineageError):
+                    self.discard(exp)
 
 
 _flusher = _Flusher()

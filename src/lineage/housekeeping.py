@@ -445,6 +445,11 @@ def execute(registry: Registry, confirmed: Plan) -> Plan:
     Anything that became referenced, running or locked since ``confirmed`` was made is
     spared. Errors are collected in ``plan.errors``; what was removed is in ``plan.removed``.
     """
+    with _fs.locked(layout.objects_lock(registry.path)):  # no registration in between
+        return _execute(registry, confirmed)
+
+
+def _execute(registry: Registry, confirmed: Plan) -> Plan:
     fresh = plan(registry, older_than=confirmed.older_than)
     fresh.dry_run = False
     wanted = {(i.kind, i.path) for i in confirmed.items}

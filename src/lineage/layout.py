@@ -29,6 +29,7 @@ OBJECTS = "objects"
 STAGING = "tmp"  # inside objects/: partially written blobs, never listed
 FINGERPRINTS = "fingerprints"  # data fingerprint -> the object its data was stored as
 LOCK = ".lock"  # kernel advisory lock file at the registry root
+OBJECTS_LOCK = ".objects.lock"  # shared by registrations, exclusive for gc
 SET_PREFIX = "experiment_set_"
 EXPERIMENT_PREFIX = "experiment_"
 SET_JSON = "set.json"
@@ -66,6 +67,10 @@ def index(root: Path) -> Path:
 
 def lock(root: Path) -> Path:
     return root / LOCK
+
+
+def objects_lock(root: Path) -> Path:
+    return root / OBJECTS_LOCK
 
 
 def aliases(root: Path) -> Path:

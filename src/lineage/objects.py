@@ -19,6 +19,7 @@ from typing import IO, Any
 
 from . import layout
 from ._fs import fsync_dir
+from .errors import StorageError
 
 ALGORITHM = "blake3"
 CHUNK = 1024 * 1024
@@ -81,13 +82,18 @@ class StagedObject:
         view = memoryview(data)
         if view.ndim != 1 or view.format != "B":
             view = view.cast("B")
-        if view.nbytes >= PARALLEL_BYTES:
-            hashing = _hash_pool().submit(self._hash.update, view)
-            self._file.write(view)
-            hashing.result()
-        else:
-            self._file.write(view)
-            self._hash.update(view)
+        try:
+            if view.nbytes >= PARALLEL_BYTES:
+                hashing = _hash_pool().submit(self._hash.update, view)
+                try:
+                    self._file.write(view)
+                finally:
+                    hashing.result()
+            else:
+                self._file.write(view)
+                self._hash.update(view)
+        except OSError as exc:
+            raise self._storage_error(exc) from exc
         self.size += view.nbytes
         if self._progress is not None:
             self._progress(view.nbytes)
@@ -114,12 +120,24 @@ class StagedObject:
         else:
             self.discard()
 
+    def _storage_error(self, exc: OSError) -> StorageError:
+        return StorageError(
+            f"could not write to the registry at {self.root}: {exc.strerror or exc}. "
+            "Free some space (lineage gc removes what nothing uses) or point root= elsewhere"
+        )
+
     def close(self) -> None:
         if self._file.closed:
             return
-        self._file.flush()
-        os.fsync(self._file.fileno())
-        self._file.close()
+        try:
+            self._file.flush()
+            os.fsync(self._file.fileno())
+        except OSError as exc:
+            raise self._storage_error(exc) from exc
+        finally:
+            if not self._file.closed:
+                with contextlib.suppress(OSError):
+                    self._file.close()
         self.digest = self._hash.hexdigest()
 
     def discard(self) -> None:
@@ -187,9 +205,19 @@ def link_into(root: Path, digest: str, dest: Path) -> None:
 
 
 def hash_file(path: Path, progress: Any = None) -> str:
-    """blake3 hex digest of a file, read in chunks."""
+    """blake3 hex digest of a regular file, read in chunks.
+
+    Opened without following a symlink and without blocking on a FIFO; anything but a
+    regular file raises OSError, so a reader can never be led out of the registry or hang.
+    """
+    import stat
+
     h = _hasher()
-    with open(path, "rb") as f:
+    fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
+    if not stat.S_ISREG(os.fstat(fd).st_mode):
+        os.close(fd)
+        raise OSError(f"{path} is not a regular file")
+    with open(fd, "rb") as f:
         while chunk := f.read(CHUNK):
             h.update(chunk)
             if progress is not None:

@@ -20,7 +20,17 @@ if TYPE_CHECKING:
     from .experiment import Experiment
 
 
-def register(
+def register(exp: Experiment, **arguments: Any) -> None:
+    """Register ``exp`` while holding the objects lock shared: gc, which takes it exclusively,
+    cannot remove an object between this run reusing or publishing it and the record that
+    lists it being written."""
+    from ._fs import locked
+
+    with locked(layout.objects_lock(exp._registry.path), shared=True):
+        _register(exp, **arguments)
+
+
+def _register(
     exp: Experiment,
     *,
     model: Any,

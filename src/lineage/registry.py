@@ -146,6 +146,7 @@ class Registry:
         self.path.mkdir(parents=True, exist_ok=True)
         with _fs.locked(layout.lock(self.path)):
             if not marker.exists():
+                layout.objects_lock(self.path).touch()
                 _fs.atomic_write_json(marker, {"format": layout.FORMAT, "created": now()})
 
     def check_format(self) -> None:

@@ -32,7 +32,7 @@ from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import IO, Any, NamedTuple
 
-from .errors import SerializationError
+from .errors import LineageError, SerializationError
 
 PROTOCOL_DUMP = "__lineage_serialize__"
 PROTOCOL_LOAD = "__lineage_deserialize__"
@@ -451,8 +451,8 @@ def dump(obj: Any, out: IO[bytes], serializer: Serializer, role: str) -> dict[st
     """
     try:
         extra = serializer.dump(obj, out)
-    except SerializationError:
-        raise
+    except LineageError:
+        raise  # SerializationError, or StorageError from a full disk: already clear
     except Exception as exc:
         hint = (
             f"Pass a picklable object, or give its class a {PROTOCOL_DUMP}(self, out) method "
