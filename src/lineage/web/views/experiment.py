@@ -12,9 +12,9 @@ from urllib.parse import quote
 
 from ... import layout
 from ...comparison import lower_is_better
-from ...errors import ExperimentNotFoundError
+from ...errors import ExperimentNotFoundError, LineageError
 from .. import charts
-from ..documents import language_of, notebook
+from ..documents import notebook
 from ..pages import State, address, page
 from ..security import (
     CSP_DOWNLOAD,
@@ -168,7 +168,7 @@ def download(state: State, request: Any) -> Any:
     with state.lock:
         try:
             record = _record(state, number, exp)
-        except (ExperimentNotFoundError, LookupError):
+        except LineageError:  # missing, or a record that cannot be read
             return error_page(state, request, 404, "no such experiment")
         entries = [e for e in record.get("artifacts") or [] if isinstance(e, dict)]
         entry = None
@@ -222,5 +222,3 @@ def routes(state: State) -> list[Any]:
               lambda request: download(state, request), methods=["GET", "HEAD"]),
     ]
 
-
-__all__ = ["language_of", "routes"]
