@@ -47,6 +47,8 @@ CREATE TABLE IF NOT EXISTS fields(
     exp INTEGER NOT NULL, kind INTEGER NOT NULL, key TEXT NOT NULL, value,
     PRIMARY KEY(exp, kind, key)) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS fields_lookup ON fields(kind, key, value);
+-- readers re-read running records on every query: find them without a table scan
+CREATE INDEX IF NOT EXISTS experiments_running ON experiments(status) WHERE status = 'running';
 """
 
 TOP_COLUMNS = {
@@ -357,6 +359,7 @@ def compile_search(
     ``offset`` skips that many rows (with ``limit``, one page of a listing).
     """
     joins: dict[query.Field, str] = {}
+    required = _required(where) if where is not None else set()
 
     def column(field: query.Field) -> str:
         if field.kind == "top":
@@ -374,12 +377,18 @@ def compile_search(
     order = []
     for field, descending in order_by:
         col = column(field)
-        order.append(f"({col} IS NULL), {col}{' DESC' if descending else ''}")
+        if descending:  # SQLite sorts NULL lowest, so last when descending: no extra key,
+            order.append(f"{col} DESC")  # which lets an index give the order (and LIMIT stop)
+        elif field in required:
+            order.append(col)
+        else:
+            order.append(f"({col} IS NULL), {col}")
     order.append("e.set_number, e.number")
     sql = f"SELECT {columns} FROM experiments e"
     for field, alias in joins.items():
-        sql += (
-            f" LEFT JOIN fields {alias} ON {alias}.exp = e.rowid AND {alias}.kind = "
+        join = "JOIN" if field in required else "LEFT JOIN"  # an inner join lets SQLite
+        sql += (  # start from the fields index (it does not infer this from IS NOT NULL)
+            f" {join} fields {alias} ON {alias}.exp = e.rowid AND {alias}.kind = "
             f"{KINDS[field.kind]} AND {alias}.key = {query.sql_quote(field.key)}"
         )
     if conditions:
@@ -390,6 +399,21 @@ def compile_search(
     if offset:
         sql += f" OFFSET {int(offset)}"
     return sql, params
+
+
+def _required(node: query.Node) -> set[query.Field]:
+    """Fields that every experiment matching ``node`` has (missing means no, except under
+    ``not`` and for ``not exists``)."""
+    if isinstance(node, (query.Compare, query.In)):
+        return {node.field}
+    if isinstance(node, query.Exists):
+        return {node.field} if node.present else set()
+    if isinstance(node, query.And):
+        return set().union(*(_required(item) for item in node.items))
+    if isinstance(node, query.Or):
+        found = [_required(item) for item in node.items]
+        return set.intersection(*found) if found else set()
+    return set()
 
 
 def _read(
