@@ -155,6 +155,11 @@ def folder_files(source: Path, label: str) -> list[tuple[Path, str]]:
 
 
 def stage_bytes(root: Path, role: str, data: bytes, path: str, **info: Any) -> Pending:
+    """Stage small in-memory bytes; bytes already stored (the same script every run) are
+    only linked, saving a staging file, its fsync and its removal."""
+    digest = objects.hash_bytes(data)
+    if layout.object_path(root, digest).is_file():
+        return Pending(role, path, StoredObject(digest, len(data)), dict(info))  # type: ignore[arg-type]
     staged = objects.StagedObject(root)
     try:
         staged.write(data)
