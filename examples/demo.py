@@ -91,31 +91,37 @@ def regression_set(root: Path) -> None:
         print(f"  set {exp.set_number} / experiment {exp.number}: {name}")
 
 
-def report(root: Path) -> None:
-    from rich.console import Console
-    from rich.table import Table
+def lineage_cli(*args: str) -> None:
+    """Run a `lineage` command as a user would type it, and show it."""
+    import subprocess
+    import sys
 
-    console = Console()
-    registry = lineage.load(root=root).registry
-    for set_record, metric, higher in ((1, "f1", True), (2, "rmse", False)):
-        table = Table(title=f"Set {set_record}: {registry.read_set(set_record)['name']}")
-        for column in ("#", "experiment", "model", metric, "status"):
-            table.add_column(column)
-        numbers = registry.experiment_numbers(set_record)
-        rows = [lineage.load(set_record, n, root=root) for n in numbers]
-        best = (max if higher else min)(rows, key=lambda e: e.metrics[metric])
-        for e in rows:
-            mark = " ★" if e is best else ""
-            table.add_row(
-                str(e.number), e.name, e.record["model_version"],
-                f"{e.metrics[metric]:.4g}{mark}", e.status,
-            )
-        console.print(table)
-        console.print(
-            f"Best by {metric} ({'higher' if higher else 'lower'} is better): "
-            f"experiment {best.number}, {best.name!r}; model reloads as "
-            f"{type(best.model).__name__}\n"
-        )
+    print(f"\n$ lineage {' '.join(args)}", flush=True)
+    subprocess.run([sys.executable, "-m", "lineage", *args], check=True)
+
+
+def report(root: Path) -> None:
+    """What comes next: list, compare, choose, release, and load the released model back."""
+    where = ("--root", str(root))
+    lineage_cli("ls", *where)
+    lineage_cli("ls", "1", *where)
+    lineage_cli("compare", "1", *where)
+    lineage_cli("best", "1", "--metric", "f1", "--promote", "production", *where)
+    lineage_cli("best", "2", "--metric", "rmse", "--min", *where)
+
+    best = lineage.best(1, "f1", root=root)
+    released = lineage.load(alias="production", root=root)
+    print(
+        f"\nBest of set 1 by f1: experiment {best.address} {best.name!r} "
+        f"(f1 {best.metrics['f1']:.4g}), released as 'production'; it loads back as "
+        f"{type(released.model).__name__}."
+    )
+    best_rmse = lineage.best(2, "rmse", mode="min", root=root)
+    print(
+        f"Best of set 2 by rmse (lower is better): experiment {best_rmse.address} "
+        f"{best_rmse.name!r} (rmse {best_rmse.metrics['rmse']:.4g})."
+    )
+    print(f"\nLook at them in a browser: lineage ui --root {root.parent}")
 
 
 def main() -> None:

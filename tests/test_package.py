@@ -52,7 +52,8 @@ def test_demo_tracks_two_sets_and_prints_the_best(tmp_path):
         [sys.executable, str(REPO / "examples" / "demo.py"), "--root", str(tmp_path / "d")],
         env=env, check=True, capture_output=True, text=True,
     ).stdout
-    assert "Best by f1" in out and "Best by rmse" in out
+    assert "Best of set 1 by f1" in out and "Best of set 2 by rmse" in out
+    assert "$ lineage compare 1" in out and "★" in out
     sets = sorted(p.name for p in (tmp_path / "d" / ".lineage").glob("experiment_set_*"))
     assert sets == ["experiment_set_1", "experiment_set_2"]
 
