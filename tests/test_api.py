@@ -157,3 +157,11 @@ def test_search_results_read_the_full_record_only_on_demand(grid):
     found = lineage.search(1, limit=1, root=grid)[0]
     assert "packages" not in found._record["provenance"]
     assert "pytest" in found.record["provenance"]["packages"]
+
+
+def test_sets_lists_each_set_with_its_counts(grid):
+    Experiment(experiment_name="still running", root=grid, set="ridge")
+    summaries = {s["name"]: s for s in lineage.sets(root=grid)}
+    assert summaries["forests"]["experiments"] == 4
+    assert (summaries["ridge"]["experiments"], summaries["ridge"]["running"]) == (3, 1)
+    assert summaries["forests"]["last_activity"] >= summaries["forests"]["created"]

@@ -224,6 +224,43 @@ def _open(root: str | os.PathLike[str] | None) -> Registry:
     return Registry.open(root)
 
 
+def set_summaries(registry: Registry) -> list[dict[str, Any]]:
+    """Every set of a registry with its counts: ``experiments``, ``running``, ``crashed``
+    (running, but its process is gone), ``failed`` and ``last_activity``, oldest set first."""
+    from . import query
+
+    index = registry.synced_index()
+    stats = index.set_stats()
+    live: dict[int, dict[str, int]] = {}
+    for record in index.search(query.parse("status = 'running'")):
+        status = registry.effective_status(record)
+        counts = live.setdefault(record["set"]["number"], {})
+        counts[status] = counts.get(status, 0) + 1
+    rows = []
+    for s in registry.sets():
+        stat = stats.get(s["number"], {})
+        counts = live.get(s["number"], {})
+        rows.append({
+            **s,
+            "experiments": stat.get("experiments", 0),
+            "running": counts.get("running", 0),
+            "crashed": counts.get("crashed", 0),
+            "failed": stat.get("failed", 0) + counts.get("failed", 0),
+            "last_activity": stat.get("last_activity") or s.get("created"),
+        })
+    return rows
+
+
+def sets(*, root: str | os.PathLike[str] | None = None) -> list[dict[str, Any]]:
+    """The registry's experiment sets with their counts and last activity.
+
+    Example::
+
+        [(s["number"], s["name"], s["experiments"]) for s in lineage.sets()]
+    """
+    return set_summaries(_open(root))
+
+
 def load(
     set: SetRef = None,  # noqa: A002 - the name users read in the docs
     experiment: ExperimentRef = None,

@@ -109,28 +109,10 @@ def search_command(set_ref: str | None, where: str | None, order_by: str | None,
 # -- the sets -----------------------------------------------------------------------------------
 
 def _list_sets(root: str | None, as_json: bool, as_csv: bool) -> None:
-    from .. import query
+    from ..api import set_summaries
 
     registry = open_registry(root)
-    index = registry.synced_index()
-    stats = index.set_stats()
-    live: dict[int, dict[str, int]] = {}
-    for record in index.search(query.parse("status = 'running'")):
-        status = registry.effective_status(record)
-        counts = live.setdefault(record["set"]["number"], {})
-        counts[status] = counts.get(status, 0) + 1
-    rows = []
-    for s in registry.sets():
-        stat = stats.get(s["number"], {})
-        counts = live.get(s["number"], {})
-        rows.append({
-            **s,
-            "experiments": stat.get("experiments", 0),
-            "running": counts.get("running", 0),
-            "crashed": counts.get("crashed", 0),
-            "failed": stat.get("failed", 0) + counts.get("failed", 0),
-            "last_activity": stat.get("last_activity") or s.get("created"),
-        })
+    rows = set_summaries(registry)
     if as_json:
         print_json(rows)
         return

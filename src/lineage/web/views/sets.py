@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from ...api import set_summaries
 from ...comparison import lower_is_better
 from ..pages import State, page
 
@@ -45,33 +46,14 @@ def main_metrics(conn: Any) -> dict[int, dict[str, Any]]:
 
 
 def sets_view(state: State, request: Any) -> dict[str, Any]:
-    from ... import query
 
     registry = state.registry
     if not state.has_registry():
         return {"title": "Sets", "sets": [], "aliases": {}, "registry": str(registry.path),
                 "empty": f"no lineage registry at {registry.path} yet"}
     index = state.index()
-    stats = index.set_stats()
-    live: dict[int, dict[str, int]] = {}
-    for record in index.search(query.parse("status = 'running'")):
-        status = registry.effective_status(record)
-        counts = live.setdefault(record["set"]["number"], {})
-        counts[status] = counts.get(status, 0) + 1
     best = main_metrics(index.connect())
-    rows = []
-    for s in registry.sets():
-        stat = stats.get(s["number"], {})
-        counts = live.get(s["number"], {})
-        rows.append({
-            **s,
-            "experiments": stat.get("experiments", 0),
-            "running": counts.get("running", 0),
-            "crashed": counts.get("crashed", 0),
-            "failed": stat.get("failed", 0) + counts.get("failed", 0),
-            "last_activity": stat.get("last_activity") or s.get("created"),
-            "main_metric": best.get(s["number"]),
-        })
+    rows = [{**s, "main_metric": best.get(s["number"])} for s in set_summaries(registry)]
     rows.reverse()  # newest set first
     return {"title": "Sets", "sets": rows, "aliases": registry.aliases()["current"],
             "registry": str(registry.path), "empty": None if rows else "no experiment sets yet"}
