@@ -14,7 +14,8 @@ if ! command -v chromium >/dev/null 2>&1 && [ ! -x /usr/bin/chromium ]; then
     elif command -v sudo >/dev/null 2>&1; then
         sudo apt-get update -qq && sudo DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null
     else
-        echo "scripts/test.sh: chromium is missing; the browser tests will be skipped" >&2
+        echo "scripts/test.sh: chromium is missing and cannot be installed without root;" \
+             "install Debian's chromium package (the browser tests fail without it)" >&2
     fi
 fi
 exec python -m pytest "$@"

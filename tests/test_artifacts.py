@@ -86,9 +86,15 @@ def test_the_same_data_under_a_new_version_warns(root):
 
 
 def test_consistent_versions_do_not_warn(root):
-    Experiment(experiment_name="a", data_version="1.0", root=root).register(data=np.zeros(5))
-    Experiment(experiment_name="b", data_version="1.0", root=root).register(data=np.zeros(5))
-    Experiment(experiment_name="c", data_version="2.0", root=root).register(data=np.ones(5))
+    import warnings
+
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        Experiment(experiment_name="a", data_version="1.0", root=root).register(data=np.zeros(5))
+        Experiment(experiment_name="b", data_version="1.0", root=root).register(data=np.zeros(5))
+        Experiment(experiment_name="c", data_version="2.0", root=root).register(data=np.ones(5))
+    assert [str(w.message) for w in caught] == []
+    assert lineage.load(1, 3, root=root).record["warnings"] == []
 
 
 def test_large_artifacts_show_progress_on_a_terminal_only(tmp_path):

@@ -156,7 +156,7 @@ def test_step_metrics_are_flushed_in_the_background(root, monkeypatch):
 
 
 def test_numpy_scalars_are_accepted_as_metrics_and_params(root):
-    np = pytest.importorskip("numpy")
+    import numpy as np
     exp = Experiment(experiment_name="np", root=root)
     exp.hyperparameters = {"n": np.int64(3), "lr": np.float32(0.5), "sizes": (1, 2)}
     exp.log_metric("f1", np.float32(0.75))
@@ -207,7 +207,7 @@ def test_extra_artifacts_are_stored(root, tmp_path):
 def test_seed_seeds_random_and_numpy_and_is_recorded(root):
     import random
 
-    np = pytest.importorskip("numpy")
+    import numpy as np
     exp = Experiment(experiment_name="seeded", root=root)
     exp.seed(42)
     first = (random.random(), np.random.rand())

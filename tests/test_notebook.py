@@ -7,13 +7,11 @@ import json
 import os
 from pathlib import Path
 
+import ipykernel  # noqa: F401 - the kernel the tests start
 import pytest
 
 import lineage
 from lineage import Experiment
-
-jupyter_client = pytest.importorskip("jupyter_client")
-pytest.importorskip("ipykernel")
 
 
 def run_cells(cells: list[str], cwd: Path, **env: str) -> None:

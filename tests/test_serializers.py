@@ -110,7 +110,7 @@ class Vocabulary:
 
 @pytest.mark.parametrize("safe", [False, True])
 def test_a_torch_module_is_stored_as_its_state_dict_and_loads_back(root, safe):
-    torch = pytest.importorskip("torch")
+    import torch
     torch.manual_seed(0)
     net = torch.nn.Sequential(torch.nn.Linear(4, 8), torch.nn.ReLU(), torch.nn.Linear(8, 2))
     exp = Experiment(experiment_name="torch", root=root).register(model=net, safe=safe)
