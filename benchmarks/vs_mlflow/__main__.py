@@ -1,0 +1,3 @@
+from benchmarks.vs_mlflow.harness import main
+
+main()
