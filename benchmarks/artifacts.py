@@ -2,7 +2,8 @@
 
     python -m benchmarks.artifacts [--size-mb 1024] [--repeat 3]
 
-Prints seconds for np.save of the array (no fsync, as np.save does it), lineage's first
+Prints seconds for np.save of the array (no fsync, as np.save does it), the same followed by
+an fsync (durable, as lineage's commit must be: docs/design.md invariant 2), lineage's first
 register() of it (fingerprint, serialize, hash, fsync, link), and a second register() of
 the same data (fingerprint only), with the bytes each added on disk.
 """
@@ -41,7 +42,7 @@ def main(argv: list[str] | None = None) -> None:
     os.environ.setdefault("LINEAGE_CAPTURE_GIT", "0")
     rng = np.random.default_rng(0)
     array = rng.random(args.size_mb * 1024 * 1024 // 8)
-    save, first, again, first_bytes, again_bytes = [], [], [], [], []
+    save, durable, first, again, first_bytes, again_bytes = [], [], [], [], [], []
     with tempfile.TemporaryDirectory(dir=os.environ.get("BENCH_DIR", "/tmp")) as tmp:
         work = Path(tmp)
         for i in range(args.repeat):  # interleaved: np.save, register, register again
@@ -49,6 +50,9 @@ def main(argv: list[str] | None = None) -> None:
             start = time.perf_counter()
             np.save(target, array)
             save.append(time.perf_counter() - start)
+            with open(target, "rb+") as f:  # what lineage must also do: make it durable
+                os.fsync(f.fileno())
+            durable.append(time.perf_counter() - start)
             target.unlink()
 
             root = work / f"reg{i}" / ".lineage"
@@ -65,9 +69,11 @@ def main(argv: list[str] | None = None) -> None:
             shutil.rmtree(root.parent)
     med = statistics.median
     print(f"data: {array.nbytes / 2**20:,.0f} MiB float64 array, {args.repeat} rounds, medians")
-    print(f"np.save:                    {med(save):7.3f} s")
+    print(f"np.save:                    {med(save):7.3f} s  (no fsync: not yet durable)")
+    print(f"np.save + fsync:            {med(durable):7.3f} s")
     print(f"register (first time):      {med(first):7.3f} s  = {med(first) / med(save):.2f}x "
-          f"np.save, {med(first_bytes) / 2**20:,.0f} MiB on disk")
+          f"np.save, {med(first) / med(durable):.2f}x np.save + fsync, "
+          f"{med(first_bytes) / 2**20:,.0f} MiB on disk")
     print(f"register (same data again): {med(again):7.3f} s  = {med(again) / med(first):.2f}x "
           f"the first, {med(again_bytes) / 2**10:,.0f} KiB more on disk")
 
