@@ -1,4 +1,4 @@
-"""Filling an MLflow SQLite registry past the creation cap, by copying what MLflow wrote.
+"""Filling an MLflow registry past the creation cap, by copying what MLflow wrote.
 
 MLflow creates about 30-70 runs a second on a 2-core machine, so 100,000 runs through its
 API would take close to an hour. Past ``--mlflow-cap`` seconds the rest of the runs are
@@ -7,12 +7,14 @@ run of the same experiment (``runs``, ``tags``, ``params``, ``metrics``, ``lates
 with a new run id and run ``i``'s values from ``benchmarks.generate.values(i)``. The search
 then runs on the same tables and indexes MLflow's API would have produced; only the creation
 rate is not measured for those runs (the report says how many runs were made each way).
+``fill_file_store`` does the same for the file store's folders.
 """
 
 from __future__ import annotations
 
 import sqlite3
 import uuid
+from pathlib import Path
 from typing import Any
 
 from benchmarks.generate import values
@@ -83,3 +85,53 @@ def fill(db: str, n: int, experiment: str = "bench") -> int:
         return added
     finally:
         conn.close()
+
+
+def fill_file_store(mlruns: str, n: int, experiment: str = "bench") -> int:
+    """The same for MLflow's file store: a run folder per missing run, written as MLflow
+    writes one (``meta.yaml``, one file per param, metric and tag), copied from one of its
+    own runs; returns how many were added."""
+    root = Path(mlruns)
+    exp_dir = next(d for d in root.iterdir() if (d / "meta.yaml").is_file()
+                   and f"name: {experiment}\n" in (d / "meta.yaml").read_text())
+    names: dict[str, Path] = {}
+    for run in exp_dir.iterdir():
+        meta = run / "meta.yaml"
+        if run.is_dir() and meta.is_file():
+            for line in meta.read_text().splitlines():
+                if line.startswith("run_name: "):
+                    names[line[len("run_name: "):].strip("'\"")] = run
+    template = next(p for name, p in names.items() if name.startswith("synthetic "))
+    meta_text = (template / "meta.yaml").read_text()
+    tags = {t.name: t.read_text() for t in (template / "tags").iterdir()}
+    start = next(int(line.split(": ")[1]) for line in meta_text.splitlines()
+                 if line.startswith("start_time: "))
+    added = 0
+    for i in range(n):
+        name = f"synthetic {i}"
+        if name in names:
+            continue
+        added += 1
+        rid = uuid.uuid4().hex
+        when = start + i
+        run = exp_dir / rid
+        for sub in ("artifacts", "metrics", "params", "tags"):
+            (run / sub).mkdir(parents=True)
+        lines = []
+        for line in meta_text.replace(template.name, rid).splitlines():
+            if line.startswith("run_name: "):
+                line = f"run_name: {name}"
+            elif line.startswith("start_time: "):
+                line = f"start_time: {when}"
+            elif line.startswith("end_time: "):
+                line = f"end_time: {when + 5}"
+            lines.append(line)
+        (run / "meta.yaml").write_text("\n".join(lines) + "\n")
+        for key, text in tags.items():
+            (run / "tags" / key).write_text(name if key == "mlflow.runName" else text)
+        p, m = values(i)
+        for key, value in p.items():
+            (run / "params" / key).write_text(str(value))
+        for key, value in m.items():
+            (run / "metrics" / key).write_text(f"{when + 1} {float(value)} 0\n")
+    return added

@@ -1,11 +1,12 @@
 """MLflow registries of N runs for case 5, in MLflow's venv (parallel processes, a deadline).
 
-    python -m benchmarks.vs_mlflow.mlflow_gen URI START N PROCESSES DEADLINE_EPOCH
+    python -m benchmarks.vs_mlflow.mlflow_gen URI START N PROCESSES CAP_SECONDS
 
 Adds runs ``START..N-1`` to the experiment ``bench`` the way a training script does
 (``start_run``, ``log_params``, ``log_metrics``, end), with the values of
-``benchmarks.generate.values(i)`` — the same numbers lineage's registry gets. Workers stop at
-the deadline; prints JSON: how many runs were created, in how many seconds.
+``benchmarks.generate.values(i)`` — the same numbers lineage's registry gets. Workers stop
+``CAP_SECONDS`` after they start together (each makes at least one run); prints JSON: how
+many runs were created, in how many seconds.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ import time
 from typing import Any
 
 
-def _worker(uri: str, indices: range, deadline: float, barrier: Any, queue: Any) -> None:
+def _worker(uri: str, indices: range, cap: float, barrier: Any, queue: Any) -> None:
     import mlflow
 
     from benchmarks.generate import values
@@ -29,9 +30,10 @@ def _worker(uri: str, indices: range, deadline: float, barrier: Any, queue: Any)
     mlflow.set_experiment("bench")
     barrier.wait()
     start = time.time()
+    deadline = start + cap
     done, errors, last_error = 0, 0, None
     for i in indices:
-        if time.time() >= deadline:
+        if done and time.time() >= deadline:
             break
         params, metrics = values(i)
         try:
@@ -48,7 +50,7 @@ def _worker(uri: str, indices: range, deadline: float, barrier: Any, queue: Any)
                "end": time.time()})
 
 
-def run(uri: str, start: int, n: int, processes: int, deadline: float) -> dict[str, Any]:
+def run(uri: str, start: int, n: int, processes: int, cap: float) -> dict[str, Any]:
     import mlflow
 
     if uri.startswith("file:"):
@@ -59,7 +61,7 @@ def run(uri: str, start: int, n: int, processes: int, deadline: float) -> dict[s
     processes = max(1, min(processes, len(rest)))
     ctx = mp.get_context("spawn")
     barrier, queue = ctx.Barrier(processes), ctx.Queue()
-    workers = [ctx.Process(target=_worker, args=(uri, rest[w::processes], deadline, barrier,
+    workers = [ctx.Process(target=_worker, args=(uri, rest[w::processes], cap, barrier,
                                                   queue)) for w in range(processes)]
     for w in workers:
         w.start()
@@ -76,6 +78,6 @@ def run(uri: str, start: int, n: int, processes: int, deadline: float) -> dict[s
 
 
 if __name__ == "__main__":
-    uri, start, n, processes, deadline = sys.argv[1:6]
-    result = run(uri, int(start), int(n), int(processes), float(deadline))
+    uri, start, n, processes, cap = sys.argv[1:6]
+    result = run(uri, int(start), int(n), int(processes), float(cap))
     print(json.dumps(result))

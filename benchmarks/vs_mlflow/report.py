@@ -199,16 +199,18 @@ def markdown(results: dict[str, Any]) -> str:
                 cell = f"{b['rate']:,.0f}/s"
                 if b.get("api_created", n) < n - b.get("api_from", 0):
                     cell += f" (API: {b['api_created']:,} runs in {b['seconds']:.0f} s)*"
-                    est = b.get("extrapolated_seconds")
-                    filled = (f"; the other {b['bulk_inserted']:,} copied in by SQL "
-                              f"({b['bulk_seconds']:.1f} s), see mlflow_bulk.py"
+                    est = b.get("extrapolated_seconds") or 0.0
+                    would = fmt_ms(est * 1000) if est < 120 else f"{est / 60:.0f} min"
+                    how = "rows copied in by SQL" if x == SQLITE else "run folders copied"
+                    filled = (f"; the other {b['bulk_inserted']:,} were {how} from MLflow's own "
+                              f"({b['bulk_seconds']:.1f} s; mlflow_bulk.py)"
                               if b.get("bulk_inserted") else
                               f"; the store stopped at {b['created']:,} runs")
                     notes.append(
                         f"\\* {n:,} runs, {x}: creation capped — {b['api_created']:,} runs added "
                         f"through the API from {b.get('api_from', 0):,}, in "
                         f"{b['seconds']:.0f} s; all {n - b.get('api_from', 0):,} would take "
-                        f"~{(est or 0) / 60:.0f} min at that rate (extrapolated){filled}.")
+                        f"~{would} at that rate (extrapolated){filled}.")
                 if b.get("errors"):
                     notes.append(f"{n:,} runs, {x}: {b['errors']} runs failed while creating "
                                  f"({b['last_error']})")
