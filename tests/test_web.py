@@ -613,3 +613,22 @@ def test_static_files_are_a_fixed_set(client) -> None:
     assert client.get("/static/code.css").status_code == 200
     assert client.get("/static/app.py").status_code == 404
     assert client.get("/static/templates").status_code == 404
+
+
+def test_the_table_shows_an_experiment_registered_by_another_process_on_reload(fresh: Path):
+    import subprocess
+    import sys
+    import textwrap
+
+    client = TestClient(create_app(fresh), base_url="http://localhost")
+    assert "brand_new_param" not in client.get("/sets/1").text
+    script = textwrap.dedent(f"""
+        from lineage import Experiment
+        exp = Experiment(experiment_name="late arrival", set=1, root={str(fresh)!r})
+        exp.hyperparameters = {{"brand_new_param": 7}}
+        exp.register()
+    """)
+    subprocess.run([sys.executable, "-c", script], check=True,
+                   env={**os.environ, "LINEAGE_CAPTURE_GIT": "0"})
+    page = client.get("/sets/1").text  # the cached field statistics must not hide it
+    assert "late arrival" in page and "brand_new_param" in page

@@ -118,10 +118,7 @@ def table_view(state: State, request: Any, number: int) -> dict[str, Any]:
     agg_args = [low, high] if node is None else [*args]
     stats: dict[tuple[str, str], tuple[int, int, Any, Any]] = {}
     if "where" not in errors:
-        for kind, key, distinct, count, vmin, vmax in conn.execute(
-                "SELECT kind, key, count(DISTINCT value), count(*), min(value), max(value) "
-                f"FROM fields WHERE {in_selection} GROUP BY kind, key", agg_args):
-            stats[(_KIND_NAMES[kind], key)] = (distinct, count, vmin, vmax)
+        stats = _field_stats(conn, in_selection, agg_args)
 
     keys = {kind: _top_level(sorted(k for (kd, k) in stats if kd == kind))
             for kind in ("params", "metrics", "tags")}
@@ -239,3 +236,30 @@ def _thin(points: list[tuple[float, float]], n: int) -> list[list[float]]:
 
 def routes(state: State) -> list[Any]:
     return page(state, "/sets/{number:int}", table_view, "table.html")
+
+
+_STATS_CACHE: dict[tuple[Any, ...], dict[tuple[str, str], tuple[int, int, Any, Any]]] = {}
+
+
+def _field_stats(
+    conn: Any, in_selection: str, args: list[Any]
+) -> dict[tuple[str, str], tuple[int, int, Any, Any]]:
+    """Per field of the selection: distinct values, count, min and max.
+
+    An aggregate over every field of the set (~100 ms at 10,000 experiments), so it is kept
+    until the index changes: ``PRAGMA data_version`` moves when another connection commits,
+    ``total_changes`` when this one does.
+    """
+    version = conn.execute("PRAGMA data_version").fetchone()[0]
+    key = (id(conn), version, conn.total_changes, in_selection, tuple(args))
+    found = _STATS_CACHE.get(key)
+    if found is None:
+        found = {}
+        for kind, field, distinct, count, vmin, vmax in conn.execute(
+                "SELECT kind, key, count(DISTINCT value), count(*), min(value), max(value) "
+                f"FROM fields WHERE {in_selection} GROUP BY kind, key", args):
+            found[(_KIND_NAMES[kind], field)] = (distinct, count, vmin, vmax)
+        if len(_STATS_CACHE) >= 64:
+            _STATS_CACHE.clear()
+        _STATS_CACHE[key] = found
+    return found
