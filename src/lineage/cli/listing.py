@@ -25,19 +25,29 @@ _PREFIXES = {"params": "hyperparameters", "hyperparameters": "hyperparameters",
              "metrics": "metrics", "tags": "tags"}
 
 
+def listing_options(command: Callable[..., Any]) -> Callable[..., Any]:
+    """The options ``ls SET`` and ``search`` share: filter, order, limit, columns."""
+    options: list[Callable[[Any], Any]] = [
+        click.option("--where", "-w", metavar="FILTER", help="Keep experiments matching a "
+                     "filter (docs/query.md), e.g. \"metrics.f1 > 0.8\"."),
+        click.option("--sort-by", "--order-by", "-s", "sort_by", metavar="KEYS",
+                     help="Sort by fields, '-' for descending, e.g. -metrics.f1,name."),
+        click.option("--limit", "-n", type=click.IntRange(min=0), metavar="N",
+                     help="Show at most N experiments."),
+        click.option("--columns", "-c", metavar="LIST", help="Comma-separated columns or "
+                     "glob patterns, e.g. name,params.*,metrics.f1."),
+        click.option("--all", "all_params", is_flag=True,
+                     help="Also show params that are the same in every listed experiment."),
+        common(listing=True),
+    ]
+    for option in reversed(options):
+        command = option(command)
+    return command
+
+
 @click.command("ls")
 @click.argument("set_ref", metavar="[SET]", required=False)
-@click.option("--where", "-w", metavar="FILTER", help="Keep experiments matching a filter "
-              "(docs/query.md), e.g. \"metrics.f1 > 0.8\".")
-@click.option("--sort-by", "--order-by", "-s", "sort_by", metavar="KEYS",
-              help="Sort by fields, '-' for descending, e.g. -metrics.f1,name.")
-@click.option("--limit", "-n", type=click.IntRange(min=0), metavar="N",
-              help="Show at most N experiments.")
-@click.option("--columns", "-c", metavar="LIST", help="Comma-separated columns or glob "
-              "patterns, e.g. name,params.*,metrics.f1.")
-@click.option("--all", "all_params", is_flag=True,
-              help="Also show params that are the same in every listed experiment.")
-@common(listing=True)
+@listing_options
 def ls_command(set_ref: str | None, where: str | None, sort_by: str | None, limit: int | None,
                columns: str | None, all_params: bool, root: str | None, as_json: bool,
                as_csv: bool) -> None:
@@ -76,17 +86,8 @@ def ls_command(set_ref: str | None, where: str | None, sort_by: str | None, limi
 
 @click.command("search")
 @click.argument("set_ref", metavar="[SET]", required=False)
-@click.option("--where", "-w", metavar="FILTER", help="A filter (docs/query.md).")
-@click.option("--order-by", "--sort-by", "-s", "order_by", metavar="KEYS",
-              help="Sort by fields, '-' for descending, e.g. -metrics.f1,name.")
-@click.option("--limit", "-n", type=click.IntRange(min=0), metavar="N",
-              help="Show at most N experiments.")
-@click.option("--columns", "-c", metavar="LIST", help="Comma-separated columns or glob "
-              "patterns, e.g. name,params.*,metrics.f1.")
-@click.option("--all", "all_params", is_flag=True,
-              help="Also show params that are the same in every listed experiment.")
-@common(listing=True)
-def search_command(set_ref: str | None, where: str | None, order_by: str | None,
+@listing_options
+def search_command(set_ref: str | None, where: str | None, sort_by: str | None,
                    limit: int | None, columns: str | None, all_params: bool, root: str | None,
                    as_json: bool, as_csv: bool) -> None:
     """Find experiments matching a filter, in SET or in every set.
@@ -102,7 +103,7 @@ def search_command(set_ref: str | None, where: str | None, order_by: str | None,
         lineage search --where "status = 'failed'" --json
     """
     one_format(as_json, as_csv)
-    _list_experiments(root, set_ref, where, order_by, limit, columns, all_params, as_json,
+    _list_experiments(root, set_ref, where, sort_by, limit, columns, all_params, as_json,
                       as_csv)
 
 
