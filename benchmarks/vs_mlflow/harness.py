@@ -457,6 +457,7 @@ class Bench:
             log(f"  registries of {size:,}")
             made = self.build(size, previous)
             entry: dict[str, Any] = {"built": made}
+            os.sync()  # the registries just written must not be flushed during the timings
             tools = [t for t in self.tools if "store" in made.get(t, {})]
             samples: dict[str, list[float]] = {t: [] for t in tools}
             tops: dict[str, list[float]] = {}
@@ -485,6 +486,7 @@ class Bench:
                 self.case("6_ui", self.case_ui)
             n = self.sizes.scaling_runs
             entry["one_run_ms"] = {}
+            os.sync()
             for tool in tools:  # case 7: one run into this registry
                 key = "root" if tool == LINEAGE else "uri"
                 self.worker(tool).call("one_run_in", **{key: made[tool]["store"]}, count=2)
