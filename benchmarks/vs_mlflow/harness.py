@@ -70,7 +70,7 @@ QUICK = Sizes("quick", import_reps=4, run_rounds=2, run_per_round=10, process_re
               step_calls=1_000, step_reps_lineage=2, step_reps_mlflow=1, artifact_mb=100,
               artifact_copies=10, artifact_reps=1, registries=(1_000,), search_reps=3,
               search_budget_s=5.0, ui_size=1_000, ui_starts=1, ui_requests=3,
-              scaling_runs=10, mlflow_cap_s=30.0)
+              scaling_runs=10, mlflow_cap_s=20.0)
 TINY = Sizes("tiny", import_reps=1, run_rounds=1, run_per_round=3, process_reps=1,
              step_calls=200, step_reps_lineage=1, step_reps_mlflow=1, artifact_mb=2,
              artifact_copies=2, artifact_reps=1, registries=(40,), search_reps=2,
