@@ -54,3 +54,22 @@ def verify_artifacts(exp_path: Path, record: dict) -> None:
         algorithm, digest = objects.split_ref(entry["hash"])
         assert algorithm == "blake3"
         assert objects.hash_file(file) == digest, f"{file} does not match its recorded hash"
+
+
+def run_together(procs: list[subprocess.Popen[str]]) -> list[str]:
+    """Release children that each printed ``ready`` at once (a start barrier), and return
+    their outputs; any child still alive on the way out is killed."""
+    try:
+        for p in procs:
+            assert p.stdout is not None and p.stdout.readline().strip() == "ready"
+        assert all(p.poll() is None for p in procs)
+        for p in procs:
+            assert p.stdin is not None
+            p.stdin.write("go\n")
+            p.stdin.flush()
+        return [finish(p) for p in procs]
+    finally:
+        for p in procs:
+            if p.poll() is None:
+                p.kill()
+                p.wait()

@@ -539,3 +539,10 @@ def test_trace_lists_experiments_on_the_same_data_and_versions(root):
     assert "0.1 (1/1), 0.2 (1/2)" in result.stdout
     data = json.loads(run(root, "trace", "1/3", "--json").stdout)
     assert [r["number"] for r in data["same_data"]] == [3]
+
+
+def test_the_cli_knows_the_comparison_sections_without_importing_them():
+    from lineage.cli import choose
+    from lineage.comparison import SECTIONS
+
+    assert choose._SECTIONS == SECTIONS  # a copy, so `--help` needs no comparison import

@@ -22,7 +22,7 @@ from typing import Any
 
 import pytest
 
-from helpers import spawn, verify_artifacts
+from helpers import run_together, spawn, verify_artifacts
 from lineage import Experiment, layout, objects
 from lineage.errors import (
     AlreadyRegisteredError,
@@ -498,23 +498,7 @@ def test_processes_storing_the_same_objects_at_once_all_succeed_with_one_copy(ro
     root.mkdir()
     count = 200
     procs = [spawn(STORE, root, count, cwd=tmp_path) for _ in range(6)]
-    try:
-        for p in procs:
-            assert p.stdout is not None and p.stdout.readline().strip() == "ready"
-        for p in procs:
-            assert p.stdin is not None
-            p.stdin.write("go\n")
-            p.stdin.flush()
-        results = []
-        for p in procs:
-            out, err = p.communicate(timeout=60)
-            assert p.returncode == 0, err
-            results.append(json.loads(out))
-    finally:
-        for p in procs:
-            if p.poll() is None:
-                p.kill()
-                p.wait()
+    results = [json.loads(out) for out in run_together(procs)]
 
     assert all(r == results[0] for r in results)
     digests = [d for d, _ in results[0]]

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from helpers import finish, spawn, verify_artifacts
+from helpers import finish, run_together, spawn, verify_artifacts
 from lineage import Experiment, _fs, layout
 from lineage.errors import (
     CorruptRecordError,
@@ -72,21 +72,7 @@ PROCESSES, PER_PROCESS = 16, 25
 def test_sixteen_processes_registering_at_once_get_distinct_numbers_in_one_set(root, tmp_path):
     started = time.monotonic()
     procs = [spawn(REGISTER_MANY, root, k, PER_PROCESS, cwd=tmp_path) for k in range(PROCESSES)]
-    try:
-        # A barrier: every child has started and imported lineage before any registers.
-        for p in procs:
-            assert p.stdout is not None and p.stdout.readline().strip() == "ready"
-        assert all(p.poll() is None for p in procs)
-        for p in procs:
-            assert p.stdin is not None
-            p.stdin.write("go\n")
-            p.stdin.flush()
-        outputs = [finish(p) for p in procs]
-    finally:
-        for p in procs:
-            if p.poll() is None:
-                p.kill()
-                p.wait()
+    outputs = run_together(procs)  # a start barrier: all import before any registers
     elapsed = time.monotonic() - started
 
     lines = [[json.loads(line) for line in out.splitlines() if line] for out in outputs]
@@ -152,19 +138,7 @@ for j in range(count):
 
 def test_concurrent_new_set_processes_get_distinct_valid_sets(root, tmp_path):
     procs = [spawn(NEW_SET, root, k, 4, cwd=tmp_path) for k in range(8)]
-    try:
-        for p in procs:
-            assert p.stdout is not None and p.stdout.readline().strip() == "ready"
-        for p in procs:
-            assert p.stdin is not None
-            p.stdin.write("go\n")
-            p.stdin.flush()
-        outputs = [finish(p) for p in procs]
-    finally:
-        for p in procs:
-            if p.poll() is None:
-                p.kill()
-                p.wait()
+    outputs = run_together(procs)  # a start barrier: all import before any registers
 
     reported = [json.loads(line) for out in outputs for line in out.splitlines() if line]
     assert len(reported) == 32
