@@ -18,7 +18,9 @@ from lineage import Experiment, LineageWarning
 
 
 def objects(root):
-    return sorted(p for p in (root / "objects").rglob("*") if p.is_file() and "tmp" not in p.parts)
+    """Every stored object (staging files in objects/tmp/ left out)."""
+    store = root / "objects"
+    return sorted(p for p in store.rglob("*") if p.is_file() and p.parent != store / "tmp")
 
 
 def data_entry(exp):
@@ -31,7 +33,7 @@ def test_the_same_data_is_stored_once_and_not_serialized_again(root):
     first = Experiment(experiment_name="a", root=root).register(data=(X, X[:, 0]))
     before = objects(root)
     second = Experiment(experiment_name="b", root=root).register(data=(X.copy(), X[:, 0].copy()))
-    assert objects(root) == before  # zero new bytes
+    assert before and objects(root) == before  # zero new bytes
     entry_1, record_1 = data_entry(first)
     entry_2, record_2 = data_entry(second)
     assert entry_2["reused"] is True and entry_2["hash"] == entry_1["hash"]
@@ -40,6 +42,56 @@ def test_the_same_data_is_stored_once_and_not_serialized_again(root):
     assert record_1["data"]["fingerprint"] == record_2["data"]["fingerprint"]
     loaded = lineage.load(1, 2, root=root).data
     assert (loaded[0] == X).all()
+
+
+@pytest.fixture
+def overlap_small_data(monkeypatch):
+    """Take the path large data takes (fingerprint while serializing) for test-sized data."""
+    from lineage import registration
+
+    monkeypatch.setattr(registration, "OVERLAP_BYTES", 1024)
+
+
+def test_new_large_data_is_fingerprinted_while_it_is_stored(root, overlap_small_data):
+    from lineage import artifacts
+    from lineage.fingerprint import fingerprint, sketch
+
+    X = np.random.default_rng(1).random((500, 20))
+    assert artifacts.surely_new(root, sketch(X), "joblib")
+    first = Experiment(experiment_name="a", data_version="1", root=root).register(data=X)
+    assert data_entry(first)[1]["data"]["fingerprint"] == fingerprint(X)
+    assert not artifacts.surely_new(root, sketch(X), "joblib")  # remembered at commit
+    before = objects(root)
+    second = Experiment(experiment_name="b", data_version="1", root=root).register(data=X.copy())
+    assert objects(root) == before and data_entry(second)[0]["reused"] is True
+    with pytest.warns(LineageWarning, match="registered with different data"):
+        Experiment(experiment_name="c", data_version="1", root=root).register(data=X + 1)
+    assert (lineage.load(1, 3, root=root).data == X + 1).all()
+
+
+def test_data_stored_before_sketches_existed_is_still_stored_once(root, overlap_small_data):
+    import shutil
+
+    X = np.random.default_rng(2).random((500, 20))
+    first = Experiment(experiment_name="a", root=root).register(data=X)
+    shutil.rmtree(root / "fingerprints" / "sketches")
+    before = objects(root)
+    second = Experiment(experiment_name="b", root=root).register(data=X)
+    assert objects(root) == before  # serialized again, but published onto the same object
+    assert data_entry(second)[0]["hash"] == data_entry(first)[0]["hash"]
+    assert (root / "fingerprints" / "sketches").is_dir()
+
+
+def test_a_warning_raised_as_an_error_leaves_no_staged_data(root, overlap_small_data):
+    import warnings
+
+    Experiment(experiment_name="a", data_version="1", root=root).register(data=np.zeros(500))
+    exp = Experiment(experiment_name="b", data_version="1", root=root)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", LineageWarning)
+        with pytest.raises(LineageWarning):
+            exp.register(data=np.ones(500))
+    assert list((root / "objects" / "tmp").iterdir()) == []
 
 
 def test_different_data_is_stored_apart(root):

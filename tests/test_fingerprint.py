@@ -7,7 +7,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from lineage.fingerprint import fingerprint
+from lineage.fingerprint import fingerprint, sketch
 
 
 def test_equal_arrays_have_equal_fingerprints_whatever_their_memory_layout():
@@ -55,3 +55,22 @@ def test_unknown_objects_and_object_arrays_have_no_fingerprint():
 def test_long_lists_of_plain_values_are_fingerprinted():
     assert fingerprint(list(range(5000))) == fingerprint(list(range(5000)))
     assert fingerprint(list(range(5000))) != fingerprint(list(range(1, 5001)))
+
+
+def test_equal_data_has_equal_sketches_so_a_new_sketch_proves_new_data():
+    big = np.random.default_rng(0).random(100_000)  # large enough to be sampled
+    frame = pd.DataFrame({"x": big, "y": big * 2})
+    assert sketch(big) == sketch(big.copy())
+    assert sketch((frame, big)) == sketch((frame.copy(), big.copy()))
+    assert sketch(big).startswith("blake3:") and sketch(big) != fingerprint(big)
+    changed = big.copy()
+    changed[0] += 1  # the first and last bytes are always sampled
+    assert sketch(changed) != sketch(big)
+    assert sketch(big.reshape(1000, 100)) != sketch(big)
+    assert sketch(big.astype("float32")) != sketch(big.astype("float32").view("int32"))
+
+
+def test_a_sketch_is_declined_where_it_would_cost_a_pass_over_the_data():
+    assert sketch(np.arange(100_000.0).reshape(1000, 100).T) is None  # not contiguous
+    assert sketch(pd.DataFrame({"city": ["Oslo", "Lima"] * 1000})) is None  # object column
+    assert sketch(object()) is None

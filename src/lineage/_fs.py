@@ -21,6 +21,40 @@ def fsync_dir(path: Path) -> None:
         os.close(fd)
 
 
+_sync_file_range: Any = None
+
+
+def start_writeback(fd: int, offset: int, length: int) -> None:
+    """Ask the kernel to start writing a range of a file to disk, without waiting for it.
+
+    A large write followed by one fsync first fills memory with dirty pages (the kernel
+    then throttles the writer) and then waits for all of them. Starting writeback as the
+    bytes arrive overlaps the disk with the writing, so the final fsync finds little left:
+    what databases do with ``sync_file_range`` (PostgreSQL's ``*_flush_after``, RocksDB's
+    ``bytes_per_sync``). Linux only; elsewhere a no-op, the fsync alone still makes it durable.
+    """
+    global _sync_file_range
+    if _sync_file_range is None:
+        _sync_file_range = _load_sync_file_range()
+    if _sync_file_range:
+        _sync_file_range(fd, offset, length, 2)  # SYNC_FILE_RANGE_WRITE: start, don't wait
+
+
+def _load_sync_file_range() -> Any:
+    import sys
+
+    if not sys.platform.startswith("linux"):
+        return False
+    import ctypes
+
+    try:
+        function = ctypes.CDLL(None, use_errno=True).sync_file_range
+    except (AttributeError, OSError):
+        return False
+    function.argtypes = [ctypes.c_int, ctypes.c_int64, ctypes.c_int64, ctypes.c_uint]
+    return function
+
+
 def atomic_write(path: Path, data: bytes, *, durable: bool = True, mode: int = 0o644) -> None:
     """Replace ``path`` with ``data`` so that readers see the old or the new file, never half.
 

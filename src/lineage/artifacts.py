@@ -54,7 +54,7 @@ def stage_object(
     """Serialize ``obj`` straight into a staging file (no second copy in memory)."""
     from .progress import ByteProgress
 
-    with ByteProgress(f"storing {role}", total=_nbytes(obj)) as progress:
+    with ByteProgress(f"storing {role}", total=nbytes(obj)) as progress:
         staged = objects.StagedObject(root, progress)
         try:
             info = serializers.dump(obj, staged, serializer, role)  # type: ignore[arg-type]
@@ -65,13 +65,14 @@ def stage_object(
     return Pending(role, path, staged, info)
 
 
-def _nbytes(obj: Any) -> int | None:
-    """The in-memory size of arrays (or tuples of them), to size a progress bar."""
+def nbytes(obj: Any) -> int | None:
+    """The in-memory size of arrays (or tuples of them): for a progress bar, and to pick the
+    way large data is stored."""
     if isinstance(obj, (tuple, list, dict)):
-        sizes = [_nbytes(o) for o in (obj.values() if isinstance(obj, dict) else obj)]
+        sizes = [nbytes(o) for o in (obj.values() if isinstance(obj, dict) else obj)]
         return sum(s for s in sizes if s) or None
-    nbytes = getattr(obj, "nbytes", None)
-    return nbytes if isinstance(nbytes, int) else None
+    size = getattr(obj, "nbytes", None)
+    return size if isinstance(size, int) else None
 
 
 def stage_file(
@@ -216,15 +217,30 @@ def reuse(
     return Pending(role, path, StoredObject(digest, size), {**info, "reused": True})  # type: ignore[arg-type]
 
 
-def remember(root: Path, fingerprint: str, entry: dict[str, Any]) -> None:
-    """Record which object holds the data with ``fingerprint`` (best effort: a cache)."""
+def surely_new(root: Path, sketch: str | None, serializer: str) -> bool:
+    """True when no data with this sketch was stored with this serializer, so the data is
+    certainly new; False when it may have been (only the fingerprint can tell)."""
+    return sketch is not None and not layout.sketch_path(root, sketch, serializer).exists()
+
+
+def remember(
+    root: Path, fingerprint: str, entry: dict[str, Any], sketch: str | None = None
+) -> None:
+    """Record which object holds the data with ``fingerprint`` and that data with ``sketch``
+    was stored (best effort: a cache)."""
     from . import _fs
 
-    path = layout.fingerprint_path(root, fingerprint, entry.get("serializer", "joblib"))
+    serializer = entry.get("serializer", "joblib")
+    path = layout.fingerprint_path(root, fingerprint, serializer)
     with contextlib.suppress(OSError):
         path.parent.mkdir(parents=True, exist_ok=True)
         remembered = {k: entry[k] for k in REMEMBERED if k in entry}
         _fs.atomic_write_json(path, remembered, durable=False)
+    if sketch is not None:
+        marker = layout.sketch_path(root, sketch, serializer)
+        with contextlib.suppress(OSError):
+            marker.parent.mkdir(parents=True, exist_ok=True)
+            marker.touch()
 
 
 def discard(pending: list[Pending]) -> None:

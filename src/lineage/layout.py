@@ -102,6 +102,14 @@ def fingerprint_path(root: Path, fingerprint: str, serializer: str = "joblib") -
     return root / FINGERPRINTS / hexdigest[:2] / f"{hexdigest[2:]}{kind}.json"
 
 
+def sketch_path(root: Path, sketch: str, serializer: str = "joblib") -> Path:
+    """An empty file whose presence says data with this sketch was stored with this
+    serializer (``fingerprints/sketches/ab/cdef…[.npz]``); absence proves the data is new."""
+    hexdigest = sketch.partition(":")[2] or sketch
+    kind = "" if serializer == "joblib" else f".{serializer}"
+    return root / FINGERPRINTS / "sketches" / hexdigest[:2] / f"{hexdigest[2:]}{kind}"
+
+
 def set_dir(root: Path, number: int) -> Path:
     return root / f"{SET_PREFIX}{number}"
 

