@@ -11,6 +11,8 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
+from .. import columns as cols
+from .. import query
 from .address import find_set, open_registry, with_status
 from .options import common, one_format
 from .output import MISSING, Table, cell, fmt, fmt_time, note, print_csv, print_json
@@ -18,11 +20,8 @@ from .output import MISSING, Table, cell, fmt, fmt_time, note, print_csv, print_
 if TYPE_CHECKING:
     from ..registry import Registry
 
-_BASE_COLUMNS = ("number", "name", "status", "model_version", "data_version", "created")
-_TOP_COLUMNS = ("set", "number", "name", "status", "model_version", "data_version", "created",
-                "ended", "duration", "description", "id")
-_PREFIXES = {"params": "hyperparameters", "hyperparameters": "hyperparameters",
-             "metrics": "metrics", "tags": "tags"}
+_TOP_COLUMNS = ("set", *cols.TOP)  # a listing of every set also says which set
+_PREFIXES = {**cols.SOURCES, "hyperparameters": "hyperparameters"}
 
 
 def listing_options(command: Callable[..., Any]) -> Callable[..., Any]:
@@ -172,44 +171,29 @@ def _list_experiments(root: str | None, set_ref: str | None, where: str | None,
 
 def _choose_columns(records: list[dict[str, Any]], all_sets: bool, columns: str | None,
                     all_params: bool) -> list[str]:
-    params: dict[str, None] = {}
-    metrics: dict[str, None] = {}
-    tags: dict[str, None] = {}
+    keys: dict[str, dict[str, None]] = {kind: {} for kind in cols.SOURCES}
     for r in records:
-        for target, source in ((params, "hyperparameters"), (metrics, "metrics"),
-                               (tags, "tags")):
-            values = r.get(source)
-            if values:
-                for key in values:
-                    target[key] = None
+        for kind, source in cols.SOURCES.items():
+            keys[kind].update(dict.fromkeys(r.get(source) or ()))
     if columns is not None:
-        import fnmatch
+        offered = cols.available(keys, _TOP_COLUMNS)
 
-        available = list(_TOP_COLUMNS) + [f"params.{k}" for k in params] + [
-            f"metrics.{k}" for k in metrics] + [f"tags.{k}" for k in tags]
-        chosen: list[str] = []
-        for item in (c.strip() for c in columns.split(",")):
-            if not item:
-                continue
-            if item.startswith("hyperparameters."):
-                item = "params." + item.split(".", 1)[1]
-            if any(ch in item for ch in "*?["):
-                chosen += [c for c in available if fnmatch.fnmatchcase(c, item) and c not in chosen]
-            elif item in _TOP_COLUMNS or (item.partition(".")[0] in _PREFIXES and "." in item):
-                chosen.append(item)
-            else:
-                raise click.BadParameter(
-                    f"unknown column {item!r}; columns: {', '.join(available)}",
-                    param_hint="'--columns'",
-                )
-        return chosen
-    base = list(_BASE_COLUMNS)
+        def unknown(item: str) -> list[str]:
+            if item.partition(".")[0] in _PREFIXES and "." in item:
+                return [item]  # a field no listed record has: an empty column
+            raise click.BadParameter(
+                f"unknown column {item!r}; columns: {', '.join(offered)}",
+                param_hint="'--columns'",
+            )
+
+        return cols.expand(columns, offered, unknown)
+    base = list(cols.BASE)
     if all_sets:
         base.insert(0, "set")
-    keys = sorted(params)  # in name order, as `lineage compare` shows them
+    params = sorted(keys["params"])  # in name order, as `lineage compare` shows them
     if not all_params and len(records) > 1:
-        keys = [k for k in keys if _varies(records, k)]
-    return base + [f"params.{k}" for k in keys] + [f"metrics.{k}" for k in sorted(metrics)]
+        params = [k for k in params if _varies(records, k)]
+    return base + cols.available({"params": params, "metrics": sorted(keys["metrics"])}, ())
 
 
 def _varies(records: list[dict[str, Any]], key: str) -> bool:
@@ -223,9 +207,10 @@ def _accessor(column: str) -> Callable[[dict[str, Any]], Any]:
     """A function reading one column's value from a record (MISSING when absent)."""
     if column == "set":
         return lambda r: r["set"]["number"]
-    prefix, dot, key = column.partition(".")
+    prefix, dot, _ = column.partition(".")
     if dot and prefix in _PREFIXES:
         source = _PREFIXES[prefix]
+        key = query.parse_field(column).key  # params.`a b` names the key "a b"
 
         def get(r: dict[str, Any]) -> Any:
             values = r.get(source)

@@ -12,11 +12,11 @@ what 50 do.
 
 from __future__ import annotations
 
-import fnmatch
 import json
 import math
 from typing import Any
 
+from ... import columns as cols
 from ... import query
 from ...comparison import lower_is_better
 from ...errors import QueryError
@@ -25,10 +25,6 @@ from ..pages import State, address, int_param, page
 from ..security import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE, MAX_QUERY
 from ..steps import read_steps
 
-BASE = ("number", "name", "status", "model_version", "data_version", "created")
-TOP = ("number", "name", "status", "model_version", "data_version", "created", "ended",
-       "duration", "description", "id")
-_SOURCES = {"params": "hyperparameters", "metrics": "metrics", "tags": "tags"}
 _KIND_NAMES = {v: k for k, v in KINDS.items()}
 SPARK_POINTS = 36
 MAX_COLUMNS = 200
@@ -70,7 +66,7 @@ def value_of(record: dict[str, Any], field: query.Field) -> Any:
         if field.key == "set":
             return record["set"]["number"]
         return record.get(field.key)
-    values = record.get(_SOURCES[field.kind]) or {}
+    values = record.get(cols.SOURCES[field.kind]) or {}
     return values.get(field.key) if isinstance(values, dict) else None
 
 
@@ -124,8 +120,7 @@ def table_view(state: State, request: Any, number: int) -> dict[str, Any]:
             for kind in ("params", "metrics", "tags")}
     varying = [k for k in keys["params"]
                if stats[("params", k)][0] > 1 or stats[("params", k)][1] < matched]
-    available = list(TOP) + [str(query.Field(kind, k)) for kind in ("params", "metrics", "tags")
-                             for k in keys[kind]]
+    available = cols.available(keys)
     # What people compare first: the metrics, then what varies, then where it came from.
     default = ["number", "name", "status"]
     default += [str(query.Field("metrics", k)) for k in keys["metrics"]]
@@ -137,12 +132,7 @@ def table_view(state: State, request: Any, number: int) -> dict[str, Any]:
         wanted = [c for c in q.getlist("col")]
         columns = [c for c in available if c in wanted]
     elif q.get("cols", "").strip():
-        columns = []
-        for item in (c.strip() for c in q.get("cols", "").split(",")[:MAX_COLUMNS]):
-            matches = ([c for c in available if fnmatch.fnmatchcase(c, item)]
-                       if any(ch in item for ch in "*?[") else [item] if item in available
-                       else [])
-            columns += [c for c in matches if c not in columns]
+        columns = cols.expand(",".join(q["cols"].split(",")[:MAX_COLUMNS]), available)
     else:
         columns = [c for c in default if c not in hide]
     columns = columns[:MAX_COLUMNS] or ["number", "name"]
