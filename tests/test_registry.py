@@ -490,3 +490,13 @@ def test_a_reader_never_sees_a_partial_file_while_a_writer_rewrites_it(tmp_path)
     assert result["last"] == 500
     assert result["reads"] >= 100, f"the reader barely ran alongside the writer: {result}"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["experiment.json", "stop"]
+
+
+def test_ids_are_random_version_4_uuids():
+    from lineage.registry import new_id
+
+    ids = {new_id() for _ in range(1000)}
+    assert len(ids) == 1000
+    for text in ids:
+        parsed = uuid.UUID(text)
+        assert parsed.version == 4 and parsed.variant == uuid.RFC_4122 and str(parsed) == text

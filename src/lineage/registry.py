@@ -40,10 +40,16 @@ def now() -> str:
 
 
 def new_id() -> str:
-    """A random (version 4) UUID, the stable identity of a set or an experiment."""
-    import uuid
+    """A random (version 4) UUID, the stable identity of a set or an experiment.
 
-    return str(uuid.uuid4())
+    Built from ``os.urandom`` as ``uuid.uuid4()`` does, without importing ``uuid`` (3 ms,
+    a tenth of a short run's whole process).
+    """
+    raw = bytearray(os.urandom(16))
+    raw[6] = (raw[6] & 0x0F) | 0x40  # version 4
+    raw[8] = (raw[8] & 0x3F) | 0x80  # RFC 4122 variant
+    h = raw.hex()
+    return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"
 
 
 def _as_registry(path: Path) -> Path:
