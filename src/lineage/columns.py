@@ -7,7 +7,7 @@ users pick them with comma-separated names or glob patterns (``name,params.*``).
 from __future__ import annotations
 
 import fnmatch
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 
 #: The fields every record has, in the order a listing offers them.
 TOP = ("number", "name", "status", "model_version", "data_version", "created", "ended",
@@ -18,7 +18,7 @@ BASE = ("number", "name", "status", "model_version", "data_version", "created")
 SOURCES = {"params": "hyperparameters", "metrics": "metrics", "tags": "tags"}
 
 
-def available(keys: dict[str, Iterable[str]], top: Sequence[str] = TOP) -> list[str]:
+def available(keys: Mapping[str, Iterable[str]], top: Sequence[str] = TOP) -> list[str]:
     """Every column a listing can show: ``top``, then ``params.*``, ``metrics.*``, ``tags.*``
     for the keys found in the records (``keys`` maps each kind to them)."""
     from .query import Field
