@@ -4,8 +4,8 @@
     tags.team = 'nlp' or name ~ 'forest'
     not (metrics.loss < 0.1 or params.lr = 0.01)
 
-:func:`parse` (``parser``, over the tokens of ``lexer``) turns text into a tree of frozen
-dataclasses (``nodes``) with a hand-written recursive-descent parser (never ``eval``).
+:func:`parse` (``parser``, over the tokens of ``lexer``) turns text into a tree of immutable
+nodes (``nodes``) with a hand-written recursive-descent parser (never ``eval``).
 :func:`matches` (``evaluate``) evaluates the tree against an ``experiment.json``-shaped record;
 :func:`to_sql` (``sql``) turns it into an SQLite ``WHERE`` fragment with the same semantics.
 Everything is imported from here: ``from lineage import query; query.parse(...)``.
