@@ -837,3 +837,17 @@ def test_numeric_hint_keeps_the_semantics_for_columns_of_numbers():
         conn.close()
     where, _ = to_sql(parse("metrics.f1 > 0.5"), column, numeric=lambda f: f.kind == "metrics")
     assert "CASE" not in where and "REGEXP" not in where
+
+
+def test_nodes_are_values_equal_hashable_immutable_and_picklable():
+    import pickle
+
+    node = parse("metrics.f1 > 0.5 and not (name ~ 'x' or params.max_depth in (1, 2))")
+    again = parse(str(node))
+    assert node == again and hash(node) == hash(again) and len({node, again}) == 1
+    assert node != parse("metrics.f1 > 0.5 or not (name ~ 'x' or params.max_depth in (1, 2))")
+    assert pickle.loads(pickle.dumps(node)) == node
+    assert repr(M) == "Field(kind='metrics', key='f1')"
+    with pytest.raises(AttributeError, match="immutable"):
+        M.key = "loss"
+    assert M.key == "f1"
