@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
+import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -30,6 +32,7 @@ def spawn(script: str, *args: object, cwd: Path) -> subprocess.Popen[str]:
         text=True,
         cwd=cwd,
         env=child_env(),
+        start_new_session=True,  # its own process group: finish() can kill its children too
     )
 
 
@@ -38,7 +41,8 @@ def finish(proc: subprocess.Popen[str], timeout: float = 120) -> str:
     try:
         out, err = proc.communicate(timeout=timeout)
     except subprocess.TimeoutExpired:
-        proc.kill()
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(proc.pid, signal.SIGKILL)  # with any child still holding its pipes
         out, err = proc.communicate()
         pytest.fail(f"child {proc.pid} timed out:\n{err}")
     assert proc.returncode == 0, f"child {proc.pid} exited {proc.returncode}:\n{err}"

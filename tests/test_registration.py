@@ -22,7 +22,8 @@ from typing import Any
 
 import pytest
 
-from helpers import run_together, spawn, verify_artifacts
+from helpers import finish, run_together, spawn, verify_artifacts
+import lineage
 from lineage import Experiment, layout, objects
 from lineage.errors import (
     AlreadyRegisteredError,
@@ -511,3 +512,52 @@ def test_processes_storing_the_same_objects_at_once_all_succeed_with_one_copy(ro
         assert size == len(payload) and path.read_bytes() == payload
         assert path.stat().st_mode & 0o777 == 0o444
     assert staged_files(root) == []
+
+
+FORKED_REGISTRATIONS = """
+import multiprocessing, sys
+import numpy as np
+from lineage import Experiment
+
+def child(i):
+    data = np.random.default_rng(i).random(1_000_000)  # 8 MB: hashed on the worker threads
+    Experiment(experiment_name=f"child {i}", root=".lineage").register(data=data)
+    return i
+
+if __name__ == "__main__":
+    parent = np.random.default_rng(99).random(1_000_000)
+    Experiment(experiment_name="parent", root=".lineage").register(data=parent)
+    with multiprocessing.get_context("fork").Pool(2) as pool:
+        print(pool.map(child, range(2)))
+"""
+
+
+def test_processes_forked_after_a_registration_can_register_too(tmp_path):
+    """The parent's hashing threads are not copied by fork(); children must not wait on them."""
+    script = tmp_path / "forked.py"
+    script.write_text(FORKED_REGISTRATIONS)
+    out = finish(spawn(f"exec(open({str(script)!r}).read())", cwd=tmp_path), timeout=60)
+    assert out.strip() == "[0, 1]"
+    report = lineage.verify(root=tmp_path / ".lineage")
+    assert report.ok and report.experiments == 3
+
+
+FORKED_EXIT = """
+import json, os, sys
+from lineage import Experiment
+
+exp = Experiment(experiment_name="parent", root=".lineage")
+exp.log_metric("loss", 0.5)
+pid = os.fork()
+if pid == 0:
+    sys.exit(0)  # a child's normal exit runs atexit: the parent's experiment is not its own
+os.waitpid(pid, 0)
+print(json.loads((exp.path / "experiment.json").read_text())["status"])  # as others see it
+exp.register()
+print(exp.status)
+"""
+
+
+def test_a_forked_child_exiting_leaves_the_parents_experiment_running(tmp_path):
+    out = finish(spawn(FORKED_EXIT, cwd=tmp_path))
+    assert out.split() == ["running", "registered"]

@@ -477,6 +477,12 @@ class _Flusher:
     def discard(self, exp: Experiment) -> None:
         self._open.discard(exp)
 
+    def forget(self) -> None:
+        """In a forked child: the open experiments are the parent's to finish, not ours (at
+        the child's exit they must not be marked failed), and the thread was not copied."""
+        self._open = weakref.WeakSet()
+        self._thread = None
+
     def _run(self) -> None:
         while True:
             self._wake.wait(env.flush_interval())
@@ -500,3 +506,4 @@ class _Flusher:
 
 
 _flusher = _Flusher()
+os.register_at_fork(after_in_child=_flusher.forget)

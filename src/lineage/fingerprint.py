@@ -28,9 +28,9 @@ class _Unknown(Exception):
 
 def fingerprint(obj: Any) -> str | None:
     """``blake3:<hex>`` over the data's content, or None for objects of unknown types."""
-    from blake3 import blake3
+    from .objects import hasher
 
-    h = blake3(max_threads=blake3.AUTO)
+    h = hasher()
     try:
         _feed(h, obj, 0)
     except _Unknown:

@@ -28,9 +28,20 @@ WRITEBACK_BYTES = 32 * 1024 * 1024  # start writing to disk after every this man
 _pool: Any = None
 
 
-def _hasher() -> Any:
+_threads_started = False  # blake3's own worker threads (Rust's rayon) run in this process
+_threads_lost = False  # ... ran in the parent of this forked process: using them would hang
+
+
+def hasher() -> Any:
+    """A blake3 hasher that uses every core for large inputs, except in a process forked
+    after blake3 started its worker threads: those threads are not copied by fork(), and a
+    hasher waiting for them would never return, so there it hashes on one thread."""
+    global _threads_started
     from blake3 import blake3
 
+    if _threads_lost:
+        return blake3()
+    _threads_started = True
     return blake3(max_threads=blake3.AUTO)
 
 
@@ -42,6 +53,17 @@ def _hash_pool() -> Any:
 
         _pool = ThreadPoolExecutor(1, thread_name_prefix="lineage-hash")
     return _pool
+
+
+def _after_fork_in_child() -> None:
+    """The parent's worker threads do not exist in a forked child; a pool that believes it
+    has one would never run what it is given (a register() would hang)."""
+    global _pool, _threads_lost
+    _pool = None
+    _threads_lost = _threads_lost or _threads_started
+
+
+os.register_at_fork(after_in_child=_after_fork_in_child)
 
 
 def hash_ref(hexdigest: str) -> str:
@@ -231,7 +253,7 @@ def hash_file(path: Path, progress: Any = None) -> str:
     """
     import stat
 
-    h = _hasher()
+    h = hasher()
     fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
     if not stat.S_ISREG(os.fstat(fd).st_mode):
         os.close(fd)
@@ -245,6 +267,6 @@ def hash_file(path: Path, progress: Any = None) -> str:
 
 
 def hash_bytes(data: bytes) -> str:
-    h = _hasher()
+    h = hasher()
     h.update(data)
     return str(h.hexdigest())
