@@ -22,8 +22,8 @@ from typing import Any
 
 import pytest
 
-from helpers import finish, run_together, spawn, verify_artifacts
 import lineage
+from helpers import finish, run_together, spawn, verify_artifacts
 from lineage import Experiment, layout, objects
 from lineage.errors import (
     AlreadyRegisteredError,

@@ -17,7 +17,7 @@ from typing import Any
 import pytest
 
 from test_web_demo import build
-from test_web_server import start, stop
+from test_web_server import ui_server
 
 CHROMIUM = "/usr/bin/chromium"
 ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
@@ -35,11 +35,8 @@ def demo(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture(scope="module")
 def server(demo: Path) -> Iterator[str]:
-    proc, url, _ = start(demo)
-    try:
+    with ui_server(demo) as url:
         yield url
-    finally:
-        stop(proc)
 
 
 @pytest.fixture(scope="module")

@@ -3,12 +3,12 @@ nothing normalises ``..`` on the way), and the command's own options."""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import socket
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -51,39 +51,35 @@ def demo(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return base / ".lineage"
 
 
-def start(root: Path, *args: str) -> tuple[subprocess.Popen[str], str, float]:
-    """``python -m lineage ui`` on port 0: the process, its URL, and seconds to its banner."""
+@contextlib.contextmanager
+def ui_server(root: Path, *args: str) -> Iterator[str]:
+    """``python -m lineage ui`` on a free loopback port for the block; yields its URL."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("LINEAGE_")}
-    started = time.monotonic()
     proc = subprocess.Popen(
         [sys.executable, "-m", "lineage", "ui", "--root", str(root), "--port", "0", *args],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env,
         start_new_session=True)
-    assert proc.stdout is not None
-    line = proc.stdout.readline()
-    assert "http://" in line, (line, proc.stderr.read() if proc.poll() is not None else "")
-    return proc, line.split()[-4].rstrip("/"), started
-
-
-def stop(proc: subprocess.Popen[str]) -> None:
-    os.killpg(proc.pid, signal.SIGTERM)
     try:
-        proc.wait(5)
-    except subprocess.TimeoutExpired:
-        os.killpg(proc.pid, signal.SIGKILL)
-        proc.wait(5)
-    for stream in (proc.stdout, proc.stderr):
-        if stream is not None:
-            stream.close()
+        assert proc.stdout is not None
+        line = proc.stdout.readline()
+        assert "http://" in line, (line, proc.stderr.read() if proc.poll() is not None else "")
+        yield line.split()[-4].rstrip("/")
+    finally:
+        os.killpg(proc.pid, signal.SIGTERM)
+        try:
+            proc.wait(5)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait(5)
+        for stream in (proc.stdout, proc.stderr):
+            if stream is not None:
+                stream.close()
 
 
 @pytest.fixture(scope="module")
 def server(demo: Path) -> Iterator[str]:
-    proc, url, _ = start(demo)
-    try:
+    with ui_server(demo) as url:
         yield url
-    finally:
-        stop(proc)
 
 
 def raw(url: str, target: str, host: str | None = None, method: str = "GET") -> tuple[int, bytes]:
@@ -101,15 +97,11 @@ def raw(url: str, target: str, host: str | None = None, method: str = "GET") -> 
     return status, data
 
 
-def test_python_m_lineage_ui_answers_its_first_request_within_a_second(demo: Path) -> None:
-    proc, url, started = start(demo)
-    try:
+def test_python_m_lineage_ui_answers_its_first_request_with_no_setup_step(demo: Path) -> None:
+    # How soon it answers is benchmarks/ui.py's to measure (goal < 1 s), not a test's.
+    with ui_server(demo) as url:
         status, body = raw(url, "/sets")
-        elapsed = time.monotonic() - started
-        assert status == 200 and b"Random Forest &lt;b&gt;" in body
-        assert elapsed < 3.0, f"first page after {elapsed:.2f} s"  # ~0.6 s here; CI slack
-    finally:
-        stop(proc)
+    assert status == 200 and b"Random Forest &lt;b&gt;" in body
 
 
 def test_the_server_listens_on_loopback_only_by_default(server: str) -> None:
