@@ -156,6 +156,20 @@ def test_ls_sorts_filters_limits_and_picks_columns(demo: Path):
     assert len(lines) == 2 and cells(lines[1]) == ["2", "rf deep", "0.9123", "0.25"]
 
 
+def test_ls_columns_name_keys_as_the_filter_language_writes_them(tmp_path: Path):
+    root = tmp_path / ".lineage"
+    make(root, "a", {"batch size": 32, "lr": 0.1}, {"f1": 0.5})
+    make(root, "b", {"batch size": 64, "lr": 0.1}, {"f1": 0.7})
+    default = run(root, "ls", "1").output.splitlines()
+    assert "params.`batch size`" in cells(default[0])  # it varies; lr does not
+    assert "params.lr" not in cells(default[0])
+    picked = run(root, "ls", "1", "--columns", "name,params.`batch size`").output.splitlines()
+    assert [cells(line) for line in picked] == [["name", "params.`batch size`"],
+                                                ["a", "32"], ["b", "64"]]
+    unknown = run(root, "ls", "1", "--columns", "name,nonsense")
+    assert unknown.exit_code == 2 and "unknown column 'nonsense'" in unknown.output
+
+
 def test_ls_with_a_filter_but_no_set_is_a_usage_error(demo: Path):
     result = run(demo, "ls", "--where", "metrics.f1 > 0")
     assert result.exit_code == 2 and "lineage search" in result.output
