@@ -82,7 +82,9 @@ class Experiment(RecordIdentity):
         number, path = registry.allocate_experiment(set_record["number"])
         self._path = path
         self._running_fd: int | None = _fs.lock_dir(path)  # released by the kernel at death
-        self._git = provenance.GitCapture(Path.cwd())
+        from . import gitstate  # with the first experiment, not with `import lineage`
+
+        self._git = gitstate.GitCapture(Path.cwd())
         self._lock = threading.Lock()
         self._steps: collections.deque[tuple[str, int, float, float]] = collections.deque()
         self._step_summary: dict[str, dict[str, Any]] = {}
