@@ -222,7 +222,7 @@ def test_slow_git_times_out_without_blocking_the_caller(
     final = capture.result(timeout=10)
     elapsed = time.perf_counter() - start
 
-    assert constructed < 0.05
+    assert constructed < 5  # far below the 30 s the hung git would take: nothing waited for it
     assert early == (None, None, ["git: capture did not finish in 0.05 s"])
     assert final[:2] == (None, None)
     assert len(final[2]) == 1 and "timed out" in final[2][0]

@@ -10,7 +10,6 @@ import platform
 import subprocess
 import sys
 import textwrap
-import time
 from pathlib import Path
 from typing import Any
 
@@ -63,14 +62,9 @@ def test_static_info_describes_this_interpreter_host_and_user() -> None:
 
 def test_static_info_and_packages_are_computed_once_per_process() -> None:
     first_static, first_packages = provenance.static_info(), provenance.packages()
-
-    start = time.perf_counter()
     again_static, again_packages = provenance.static_info(), provenance.packages()
-    elapsed = time.perf_counter() - start
-
     assert again_static is first_static
     assert again_packages is first_packages
-    assert elapsed < 0.01
 
 
 def test_packages_report_the_installed_pytest_version() -> None:
@@ -85,24 +79,22 @@ def test_packages_agree_with_importlib_metadata_for_every_installed_distribution
     assert provenance.packages() == expected
 
 
-def test_static_capture_is_fast_spawns_nothing_and_imports_no_slow_module(tmp_path: Path) -> None:
+def test_static_capture_spawns_nothing_and_imports_no_slow_module(tmp_path: Path) -> None:
+    # No subprocess import means no `pip freeze`; its cost is benchmarks/core.py's to measure.
     code = textwrap.dedent(
         """
-        import json, sys, time
+        import json, sys
         from lineage import provenance
         before = set(sys.modules)
-        start = time.perf_counter()
         provenance.static_info()
         provenance.packages()
-        elapsed = time.perf_counter() - start
-        print(json.dumps({"elapsed": elapsed, "new": sorted(set(sys.modules) - before)}))
+        print(json.dumps({"new": sorted(set(sys.modules) - before)}))
         """
     )
     out = run_python("-c", code, cwd=tmp_path)
 
     slow = {"platform", "socket", "getpass", "subprocess", "importlib.metadata", "email"}
     assert slow.isdisjoint(out["new"]), out["new"]
-    assert out["elapsed"] < 0.1  # budget is a few ms; this only catches a pip-freeze regression
 
 
 def test_scan_parses_metadata_folder_names_and_the_first_on_path_wins(tmp_path: Path) -> None:
