@@ -78,8 +78,8 @@ def main(argv: list[str] | None = None) -> None:
                 for times in (save, durable, first, again, first_bytes, again_bytes):
                     times.clear()
     med = statistics.median
-    paired = med(f / s for f, s in zip(first, save))  # neighbours in time share the noise
-    paired_durable = med(f / d for f, d in zip(first, durable))
+    paired = med(f / s for f, s in zip(first, save, strict=True))  # neighbours in time share the noise
+    paired_durable = med(f / d for f, d in zip(first, durable, strict=True))
     print(f"data: {array.nbytes / 2**20:,.0f} MiB float64 array, {args.repeat} rounds; "
           "median (best) seconds")
     print(f"np.save:                    {med(save):7.3f} ({min(save):.3f}) s  "
@@ -89,7 +89,7 @@ def main(argv: list[str] | None = None) -> None:
           f"{paired:.2f}x np.save ({min(first) / min(save):.2f}x best to best), "
           f"{paired_durable:.2f}x np.save + fsync, {med(first_bytes) / 2**20:,.0f} MiB on disk")
     print(f"register (same data again): {med(again):7.3f} ({min(again):.3f}) s  = "
-          f"{med(a / f for a, f in zip(again, first)):.2f}x the first, "
+          f"{med(a / f for a, f in zip(again, first, strict=True)):.2f}x the first, "
           f"{med(again_bytes) / 2**10:,.0f} KiB more on disk")
     print("(ratios are medians of each round's ratio: a round's runs are seconds apart)")
 
