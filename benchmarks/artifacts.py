@@ -78,7 +78,8 @@ def main(argv: list[str] | None = None) -> None:
                 for times in (save, durable, first, again, first_bytes, again_bytes):
                     times.clear()
     med = statistics.median
-    paired = med(f / s for f, s in zip(first, save, strict=True))  # neighbours in time share the noise
+    # Each round's own ratio: runs seconds apart share the machine's state (noise).
+    paired = med(f / s for f, s in zip(first, save, strict=True))
     paired_durable = med(f / d for f, d in zip(first, durable, strict=True))
     print(f"data: {array.nbytes / 2**20:,.0f} MiB float64 array, {args.repeat} rounds; "
           "median (best) seconds")
