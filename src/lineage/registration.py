@@ -169,10 +169,12 @@ def _stage_data(
 
         with ThreadPoolExecutor(1, thread_name_prefix="lineage-fingerprint") as pool:
             fingerprinting = pool.submit(fingerprint, data)
+            pending = arts.stage_object(root, "data", data, path, serializer)
             try:
-                pending = arts.stage_object(root, "data", data, path, serializer)
-            finally:
                 fp = fingerprinting.result()
+            except BaseException:
+                pending.staged.discard()
+                raise
     else:
         fp = fingerprint(data)
         reused = arts.reuse(
