@@ -112,14 +112,14 @@ def table_view(state: State, request: Any, number: int) -> dict[str, Any]:
                conn.execute(f"SELECT count(*) FROM ({selection})", args).fetchone()[0])
     in_selection = ("exp >= ? AND exp < ?" if node is None else f"exp IN ({selection})")
     agg_args = [low, high] if node is None else [*args]
-    stats: dict[tuple[str, str], tuple[int, int, Any, Any]] = {}
+    stats: dict[tuple[str, str], tuple[bool, int, Any, Any]] = {}
     if "where" not in errors:
         stats = _field_stats(conn, in_selection, agg_args)
 
     keys = {kind: _top_level(sorted(k for (kd, k) in stats if kd == kind))
             for kind in ("params", "metrics", "tags")}
     varying = [k for k in keys["params"]
-               if stats[("params", k)][0] > 1 or stats[("params", k)][1] < matched]
+               if stats[("params", k)][0] or stats[("params", k)][1] < matched]
     available = cols.available(keys)
     # What people compare first: the metrics, then what varies, then where it came from.
     default = ["number", "name", "status"]
@@ -228,13 +228,13 @@ def routes(state: State) -> list[Any]:
     return page(state, "/sets/{number:int}", table_view, "table.html")
 
 
-_STATS_CACHE: dict[tuple[Any, ...], dict[tuple[str, str], tuple[int, int, Any, Any]]] = {}
+_STATS_CACHE: dict[tuple[Any, ...], dict[tuple[str, str], tuple[bool, int, Any, Any]]] = {}
 
 
 def _field_stats(
     conn: Any, in_selection: str, args: list[Any]
-) -> dict[tuple[str, str], tuple[int, int, Any, Any]]:
-    """Per field of the selection: distinct values, count, min and max.
+) -> dict[tuple[str, str], tuple[bool, int, Any, Any]]:
+    """Per field of the selection: whether its values differ, count, min and max.
 
     An aggregate over every field of the set (~100 ms at 10,000 experiments), so it is kept
     until the index changes: ``PRAGMA data_version`` moves when another connection commits,
@@ -245,10 +245,12 @@ def _field_stats(
     found = _STATS_CACHE.get(key)
     if found is None:
         found = {}
-        for kind, field, distinct, count, vmin, vmax in conn.execute(
-                "SELECT kind, key, count(DISTINCT value), count(*), min(value), max(value) "
-                f"FROM fields WHERE {in_selection} GROUP BY kind, key", args):
-            found[(_KIND_NAMES[kind], field)] = (distinct, count, vmin, vmax)
+        # min <> max says "more than one distinct value" without count(DISTINCT)'s b-tree
+        # per field (a third of the query's time).
+        for kind, field, differ, count, vmin, vmax in conn.execute(
+                "SELECT kind, key, min(value) IS NOT max(value), count(*), min(value), "
+                f"max(value) FROM fields WHERE {in_selection} GROUP BY kind, key", args):
+            found[(_KIND_NAMES[kind], field)] = (bool(differ), count, vmin, vmax)
         if len(_STATS_CACHE) >= 64:
             _STATS_CACHE.clear()
         _STATS_CACHE[key] = found
