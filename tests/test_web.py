@@ -98,6 +98,15 @@ def test_table_shows_every_metric_and_the_params_that_vary_by_default(client) ->
     assert "params.criterion" in everywhere["available"]
 
 
+def test_table_aligns_numbers_right_and_text_left(client) -> None:
+    page = html(client, "/sets/1?cols=name,params.criterion,params.max_depth")
+    headers = dict((key, cls.split()) for cls, key in re.findall(
+        r'<th class="([^"]*)" scope="col">\s*<a class="sort"[^>]*data-key="([^"]+)"', page))
+    assert "r" in headers["params.max_depth"] and "r" not in headers["params.criterion"]
+    assert '<td><span title="gini">gini</span></td>' in page
+    assert '<td class="r"><span class="num" title="16">16</span></td>' in page
+
+
 def test_table_marks_the_best_value_lower_is_better_by_name_and_overridable(client) -> None:
     data = twin(client, "/sets/1")
     assert data["best"]["f1"] == {"value": 0.91, "direction": "max", "guessed": True}

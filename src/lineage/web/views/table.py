@@ -159,6 +159,10 @@ def table_view(state: State, request: Any, number: int) -> dict[str, Any]:
     for column, field in zip(columns, fields, strict=True):
         entry: dict[str, Any] = {"key": column, "kind": field.kind, "label": field.key,
                                  "sorted": None, "rank": None}
+        # Numbers line up on the right, text on the left (a param can be either).
+        _, _, vmin, vmax = stats.get((field.kind, field.key), (False, 0, None, None))
+        entry["numeric"] = field.kind == "metrics" or (
+            field.kind == "params" and all(isinstance(v, (int, float)) for v in (vmin, vmax)))
         if column in sort_keys:
             rank, desc = sort_keys[column]
             entry.update(sorted="desc" if desc else "asc", rank=rank + 1)
