@@ -98,6 +98,20 @@ def test_table_shows_every_metric_and_the_params_that_vary_by_default(client) ->
     assert "params.criterion" in everywhere["available"]
 
 
+def test_table_lists_the_newest_experiments_first_unless_sorted(client) -> None:
+    numbers = [row["number"] for row in twin(client, "/sets/1")["rows"]]
+    assert numbers == sorted(numbers, reverse=True) and len(numbers) > 2
+    header = twin(client, "/sets/1")["columns"][0]
+    assert header["key"] == "number" and header["sorted"] == "desc"
+    oldest = [row["number"] for row in twin(client, "/sets/1?sort=number")["rows"]]
+    assert oldest == sorted(numbers)
+
+
+def test_compare_shows_experiments_oldest_first_in_any_order_asked(client) -> None:
+    data = twin(client, "/sets/1/compare?e=4&e=1&e=2")
+    assert [e["number"] for e in data["experiments"]] == [1, 2, 4]
+
+
 def test_table_aligns_numbers_right_and_text_left(client) -> None:
     page = html(client, "/sets/1?cols=name,params.criterion,params.max_depth")
     headers = dict((key, cls.split()) for cls, key in re.findall(
@@ -168,7 +182,7 @@ def test_running_failed_and_crashed_experiments_are_marked(client) -> None:
 def test_step_metrics_are_drawn_as_sparklines_in_their_cells(client) -> None:
     data = twin(client, "/sets/1")
     loss = [c["key"] for c in data["columns"]].index("metrics.loss")
-    cell = data["rows"][0]["cells"][loss]
+    cell = next(row for row in data["rows"] if row["number"] == 1)["cells"][loss]
     assert len(cell["spark"]) > 10 and cell["spark"][0] == [0, 1.0]
     assert html(client, "/sets/1").count('<svg class="spark"') == 4
 

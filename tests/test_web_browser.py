@@ -127,7 +127,8 @@ def test_selecting_experiments_and_comparing_them(page, server) -> None:
         page.check(f'input[name="e"][value="{number}"]')
     assert button.is_enabled()
     button.click()
-    page.wait_for_url("**/sets/1/compare?e=1&e=2&e=4")
+    page.wait_for_url("**/sets/1/compare?e=*")  # ticked newest first, shown oldest first
+    assert page.locator("table.compare thead").inner_text().split()[:3] == ["1/1", "baseline", "1/2"]
     assert page.locator("svg.chart g.series").count() == 3
     assert page.locator(".delta.better").count() >= 2
     page.select_option('select[name="y"]', "rmse")

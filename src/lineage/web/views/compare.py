@@ -46,7 +46,7 @@ def _numbers(request: Any) -> list[int]:
         raise ValidationError(
             f"compare 2 to {MAX_COMPARE} experiments (got {len(numbers)}): tick them in the "
             "set's table, or give them as ?e=1&e=2")
-    return numbers
+    return sorted(numbers)  # oldest first, whatever order they were ticked or listed in
 
 
 def is_text(entry: dict[str, Any]) -> bool:

@@ -95,6 +95,8 @@ def table_view(state: State, request: Any, number: int) -> dict[str, Any]:
             order = query.parse_order_by(sort)[:5]
         except QueryError as exc:
             errors["sort"] = _query_error(exc, sort)
+    if not order:  # newest first: after a run, what people come to look at
+        order = [(query.Field("top", "number"), True)]
     size = int_param(request, "size", DEFAULT_PAGE_SIZE, 1, MAX_PAGE_SIZE)
 
     index = state.index()
