@@ -117,6 +117,24 @@ def test_an_experiment_deleted_by_hand_frees_its_objects_and_data_cache(two, tra
     assert integrity.verify(reg).ok
 
 
+def test_gc_drops_the_sketch_of_data_whose_object_it_removes(root, trained, monkeypatch):
+    from lineage import registration
+
+    monkeypatch.setattr(registration, "OVERLAP_BYTES", 1024)  # large data's path, small data
+    kept = Experiment(experiment_name="kept", root=root).register(data=trained["X"])
+    gone = Experiment(experiment_name="gone", root=root).register(data=trained["X"] + 1)
+    sketches = root / "fingerprints" / "sketches"
+    assert len(list(sketches.glob("*/*"))) == 2
+    shutil.rmtree(gone.path)
+    plan = housekeeping.gc(Registry.open(root), dry_run=False)
+    dropped = [i for i in plan.removed if i.kind == "fingerprint"]
+    assert sorted(i.path.parent.parent.name for i in dropped) == ["fingerprints", "sketches"]
+    assert len(list(sketches.glob("*/*"))) == 1  # kept's, which still names a stored object
+    again = Experiment(experiment_name="again", root=root).register(data=trained["X"].copy())
+    data = [next(a for a in e.record["artifacts"] if a["role"] == "data") for e in (kept, again)]
+    assert data[1]["reused"] is True and data[1]["hash"] == data[0]["hash"]
+
+
 def test_a_corrupt_record_makes_gc_keep_every_object(two):
     reg = Registry.open(two)
     orphan, _ = objects.store_bytes(two, b"orphan")

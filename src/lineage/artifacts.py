@@ -236,11 +236,11 @@ def remember(
         path.parent.mkdir(parents=True, exist_ok=True)
         remembered = {k: entry[k] for k in REMEMBERED if k in entry}
         _fs.atomic_write_json(path, remembered, durable=False)
-    if sketch is not None:
+    if sketch is not None and "hash" in entry:
         marker = layout.sketch_path(root, sketch, serializer)
-        with contextlib.suppress(OSError):
+        with contextlib.suppress(OSError):  # names its object, so gc can drop it with it
             marker.parent.mkdir(parents=True, exist_ok=True)
-            marker.touch()
+            _fs.atomic_write_json(marker, {"hash": entry["hash"]}, durable=False)
 
 
 def discard(pending: list[Pending]) -> None:

@@ -336,7 +336,7 @@ def _plan_fingerprints(root: Path, out: Plan, present: set[str]) -> None:
     """Cache entries pointing at objects that are gone, or that this plan removes."""
     removed = {i.path.parent.name + i.path.name for i in out.objects}
     folder = root / layout.FINGERPRINTS
-    for path in sorted(folder.glob("*/*.json")):
+    for path in [*sorted(folder.glob("*/*.json")), *sorted(folder.glob("sketches/*/*"))]:
         try:
             if not stat.S_ISREG(os.lstat(path).st_mode):
                 continue
@@ -348,7 +348,8 @@ def _plan_fingerprints(root: Path, out: Plan, present: set[str]) -> None:
         with contextlib.suppress(OSError):
             out.fingerprints.append(Item(
                 "fingerprint", path, path.stat().st_size,
-                "data fingerprint cache entry for an object that is gone or removed",
+                f"data {'sketch' if path.parent.parent.name == 'sketches' else 'fingerprint'} "
+                "cache entry for an object that is gone or removed",
             ))
 
 
