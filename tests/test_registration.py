@@ -514,6 +514,32 @@ def test_processes_storing_the_same_objects_at_once_all_succeed_with_one_copy(ro
     assert staged_files(root) == []
 
 
+REGISTER_NEW_DATA = r"""
+import json, sys
+import numpy as np
+from lineage import Experiment, registration
+
+registration.OVERLAP_BYTES = 1024  # the path of large new data: fingerprint while storing
+data = np.random.default_rng(7).random(1_000_000)
+exp = Experiment(experiment_name=sys.argv[2], root=sys.argv[1])
+print("ready", flush=True)
+sys.stdin.readline()
+exp.register(data=data)
+entry = next(a for a in exp.record["artifacts"] if a["role"] == "data")
+print(json.dumps([entry["hash"], exp.record["data"]["fingerprint"]]), flush=True)
+"""
+
+
+def test_processes_registering_the_same_new_data_at_once_store_it_once(root, tmp_path):
+    procs = [spawn(REGISTER_NEW_DATA, root, f"worker {i}", cwd=tmp_path) for i in range(4)]
+    results = [json.loads(out) for out in run_together(procs)]
+    assert all(r == results[0] for r in results)
+    digest = objects.split_ref(results[0][0])[1]
+    data_objects = [p for p in stored_objects(root) if p.stat().st_size > 8_000_000]
+    assert [p.parent.name + p.name for p in data_objects] == [digest]
+    assert lineage.verify(root=root).ok and staged_files(root) == []
+
+
 FORKED_REGISTRATIONS = """
 import multiprocessing, sys
 import numpy as np
