@@ -166,6 +166,8 @@ def test_ls_columns_name_keys_as_the_filter_language_writes_them(tmp_path: Path)
     picked = run(root, "ls", "1", "--columns", "name,params.`batch size`").output.splitlines()
     assert [cells(line) for line in picked] == [["name", "params.`batch size`"],
                                                 ["a", "32"], ["b", "64"]]
+    unquoted = run(root, "ls", "1", "--columns", "name,params.batch size").output.splitlines()
+    assert unquoted == picked
     unknown = run(root, "ls", "1", "--columns", "name,nonsense")
     assert unknown.exit_code == 2 and "unknown column 'nonsense'" in unknown.output
 

@@ -13,6 +13,7 @@ import click
 
 from .. import columns as cols
 from .. import query
+from ..errors import QueryError
 from .address import find_set, open_registry, with_status
 from .options import common, one_format
 from .output import MISSING, Table, cell, fmt, fmt_time, note, print_csv, print_json
@@ -179,8 +180,15 @@ def _choose_columns(records: list[dict[str, Any]], all_sets: bool, columns: str 
         offered = cols.available(keys, _TOP_COLUMNS)
 
         def unknown(item: str) -> list[str]:
-            if item.partition(".")[0] in _PREFIXES and "." in item:
-                return [item]  # a field no listed record has: an empty column
+            prefix, dot, key = item.partition(".")
+            if dot and key and prefix in _PREFIXES:
+                # params.batch size, unquoted, names the key "batch size"; a field no listed
+                # record has is an empty column.
+                try:
+                    return [str(query.parse_field(item))]
+                except QueryError:
+                    kind = "params" if prefix == "hyperparameters" else prefix
+                    return [str(query.Field(kind, key))]
             raise click.BadParameter(
                 f"unknown column {item!r}; columns: {', '.join(offered)}",
                 param_hint="'--columns'",
